@@ -1,0 +1,95 @@
+// The monitor actor: turns device heartbeats into observed state (writeable / readable / unreachable)
+// in NATS KV, and announces every change on `mogile.event.device.state`.
+import { z } from "zod";
+import { Kvm } from "@nats-io/kv";
+import { buckets, subjects } from "../../protocol/subjects.ts";
+import { Heartbeat, type ObservedDevice, type ObservedState } from "../../protocol/schemas.ts";
+import { actorConfig } from "../runtime/config.ts";
+import { stoppedSignal, type ActorContext, type ActorSpec } from "../runtime/actor.ts";
+import { DeviceView } from "../runtime/devices.ts";
+
+const Config = z.object({
+  /** a device with no heartbeat for this long is unreachable (ms) */
+  MOGILE_HEARTBEAT_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+  /** how often observed state is re-evaluated (ms) */
+  MOGILE_MONITOR_TICK_MS: z.coerce.number().int().positive().default(1_000),
+  /** rewrite unchanged entries this often, so their timestamps stay fresh (ms) */
+  MOGILE_MONITOR_REFRESH_MS: z.coerce.number().int().positive().default(5_000),
+});
+
+/** Observed state from the last heartbeat's age: pure, unit-tested. */
+export function observe(lastHeartbeat: number, writable: boolean, now: number, timeoutMs: number): ObservedState {
+  if (!lastHeartbeat || now - lastHeartbeat > timeoutMs) return "unreachable";
+  return writable ? "writeable" : "readable";
+}
+
+export async function start(ctx: ActorContext) {
+  const cfg = actorConfig(Config);
+  const log = ctx.log;
+  const kv = await new Kvm(ctx.nc).create(buckets.deviceState, { history: 1 });
+  const devices = new DeviceView(ctx.store!, log);
+  await devices.start(ctx.nc);
+  const startedAt = Date.now();
+  const last = new Map<number, Heartbeat>();
+  const written = new Map<number, { state: ObservedState; at: number }>();
+
+  const sub = ctx.nc.subscribe(subjects.heartbeatAll, {
+    callback: (_err, msg) => {
+      try {
+        const hb = Heartbeat.parse(msg.json());
+        last.set(hb.devid, hb);
+      } catch (err) {
+        log.warn("malformed heartbeat", { subject: msg.subject, err });
+      }
+    },
+  });
+
+  const tick = async () => {
+    const now = Date.now();
+    const devids = new Set<number>([...devices.devices.keys(), ...last.keys()]);
+    for (const devid of devids) {
+      const hb = last.get(devid);
+      const dev = devices.devices.get(devid);
+      // give every device one timeout after our own start before calling it unreachable
+      if (!hb && now - startedAt < cfg.MOGILE_HEARTBEAT_TIMEOUT_MS) continue;
+      if (dev?.status === "dead") continue;
+      const state = observe(hb?.ts ? Math.min(hb.ts, now) : 0, hb?.writable ?? false, now, cfg.MOGILE_HEARTBEAT_TIMEOUT_MS);
+      const prev = written.get(devid);
+      if (prev && prev.state === state && now - prev.at < cfg.MOGILE_MONITOR_REFRESH_MS) continue;
+      const entry: ObservedDevice = {
+        devid, hostid: hb?.hostid ?? dev?.hostid ?? 0,
+        observed: state,
+        total: hb?.total ?? 0, used: hb?.used ?? 0, free: hb?.free ?? 0,
+        ts: now, lastHeartbeat: hb?.ts ?? 0,
+      };
+      if (!entry.hostid) continue;
+      await kv.put(`dev.${devid}`, JSON.stringify(entry));
+      written.set(devid, { state, at: now });
+      if (prev?.state !== state) {
+        log.info("device state changed", { devid, hostid: entry.hostid, from: prev?.state ?? "unknown", to: state });
+        ctx.nc.publish(subjects.deviceState, JSON.stringify({ devid, hostid: entry.hostid, from: prev?.state ?? null, to: state, at: now }));
+      }
+    }
+  };
+
+  const { stopped, done } = stoppedSignal();
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      await tick().catch((err) => log.warn("monitor round failed", { err }));
+      await new Promise((r) => setTimeout(r, cfg.MOGILE_MONITOR_TICK_MS));
+    }
+  })();
+  return {
+    stopped,
+    async stop() {
+      running = false;
+      sub.unsubscribe();
+      devices.stop();
+      await loop;
+      done();
+    },
+  };
+}
+
+export const spec: ActorSpec = { role: "monitor", mongo: true, start };

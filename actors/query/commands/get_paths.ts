@@ -1,0 +1,39 @@
+// get_paths: URLs of a key's readable copies, best first (cached; first path HEAD-checked unless noverify).
+import type { QueryContext } from "../context.ts";
+import type { Parsed, Reply } from "../../../protocol/schemas.ts";
+import { MogileError } from "../../../protocol/errors.ts";
+import { headLength } from "../../../protocol/http.ts";
+import { fileId } from "../../runtime/mongo.ts";
+import type { CachedFile } from "../cache.ts";
+
+export async function lookupFile(ctx: QueryContext, domain: string, key: string): Promise<CachedFile> {
+  const id = fileId(domain, key);
+  const hit = ctx.cache.get(id);
+  if (hit) return hit;
+  const token = ctx.cache.begin();
+  const doc = await ctx.store.files.findOne({ _id: id });
+  if (!doc) {
+    await ctx.names.requireDomain(domain);
+    throw new MogileError("unknown_key", `unknown key ${key} in domain ${domain}`);
+  }
+  const value = { fid: doc.fid, length: doc.length, class: doc.class, devids: doc.devids };
+  ctx.cache.set(id, value, token);
+  return { ...value, at: Date.now() };
+}
+
+export async function getPaths(ctx: QueryContext, a: Parsed<"get_paths">): Promise<Reply<"get_paths">> {
+  const file = await lookupFile(ctx, a.domain, a.key);
+  const want = Math.max(a.pathcount, 2);
+  const paths: string[] = [];
+  for (const devid of ctx.devices.orderForRead(file.devids)) {
+    if (paths.length >= want) break;
+    const url = ctx.devices.url(devid, file.fid);
+    if (!url) continue;
+    if (!a.noverify && paths.length === 0) {
+      const len = await headLength(url, 2_000).catch(() => null);
+      if (len !== file.length) continue;
+    }
+    paths.push(url);
+  }
+  return { paths, fid: file.fid, length: file.length };
+}

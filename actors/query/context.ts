@@ -1,0 +1,70 @@
+// What every query command handler gets: the store, device view, caches and publishers.
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import { subjects } from "../../protocol/subjects.ts";
+import type { DeleteJob, ReplicateJob } from "../../protocol/schemas.ts";
+import { MogileError } from "../../protocol/errors.ts";
+import { classId, fileId, type FidAllocator, type Store, type ClassDoc } from "../runtime/mongo.ts";
+import type { DeviceView } from "../runtime/devices.ts";
+import type { Logger } from "../runtime/log.ts";
+import type { PathCache } from "./cache.ts";
+import type { Uploads } from "../runtime/uploads.ts";
+
+export interface QueryContext {
+  store: Store;
+  devices: DeviceView;
+  cache: PathCache;
+  fids: FidAllocator;
+  nc: NatsConnection;
+  js: JetStreamClient;
+  log: Logger;
+  /** seconds an opened upload may stay unclosed before the reaper removes it */
+  uploadTtlSec: number;
+  names: NameCache;
+  uploads: Uploads;
+  enqueueReplicate(job: ReplicateJob, msgID: string): Promise<void>;
+  enqueueDelete(job: DeleteJob): Promise<void>;
+  fileChanged(domain: string, key: string, fid: number): void;
+}
+
+/** Positive-only cache of domains and classes: a miss always asks the database. */
+export class NameCache {
+  private domains = new Set<string>();
+  private classes = new Map<string, ClassDoc>();
+  constructor(private readonly store: Store) {}
+
+  async requireDomain(domain: string): Promise<void> {
+    if (this.domains.has(domain)) return;
+    if (!(await this.store.domains.findOne({ _id: domain }))) throw new MogileError("unreg_domain", `domain ${domain} is not registered`);
+    this.domains.add(domain);
+  }
+
+  /** The class row; `default` (or no class) is implicit with mindevcount 2 unless a row overrides it. */
+  async getClass(domain: string, cls: string | undefined): Promise<ClassDoc> {
+    const name = cls || "default";
+    const id = classId(domain, name);
+    const hit = this.classes.get(id);
+    if (hit) return hit;
+    const row = await this.store.classes.findOne({ _id: id });
+    if (row) { this.classes.set(id, row); return row; }
+    if (name === "default") return { _id: id, domain, class: "default", mindevcount: 2, replpolicy: "MultipleHosts()", hashtype: "NONE" };
+    throw new MogileError("unreg_class", `class ${name} is not registered in domain ${domain}`);
+  }
+
+  forget(): void { this.domains.clear(); this.classes.clear(); }
+}
+
+export function makeEnqueuers(js: JetStreamClient, nc: NatsConnection, cache: PathCache) {
+  return {
+    async enqueueReplicate(job: ReplicateJob, msgID: string) {
+      await js.publish(subjects.replicateJob, JSON.stringify(job), { msgID });
+    },
+    async enqueueDelete(job: DeleteJob) {
+      await js.publish(subjects.deleteJob, JSON.stringify(job), { msgID: `del-${job.fid}-${job.reason ?? "delete"}` });
+    },
+    fileChanged(domain: string, key: string, fid: number) {
+      cache.evict(fileId(domain, key));
+      nc.publish(subjects.fileChanged, JSON.stringify({ domain, key, fid }));
+    },
+  };
+}

@@ -1,0 +1,115 @@
+// The query actor: every tracker command as a NATS micro-service endpoint (queue group; run N of them).
+import { z } from "zod";
+import { Svcm, type ServiceMsg } from "@nats-io/services";
+import { jetstream } from "@nats-io/jetstream";
+import { SERVICE_NAME, SERVICE_QUEUE, subjects } from "../../protocol/subjects.ts";
+import { requests, FileChanged, type Command } from "../../protocol/schemas.ts";
+import { MogileError, httpStatus } from "../../protocol/errors.ts";
+import { actorConfig } from "../runtime/config.ts";
+import { stoppedSignal, type ActorContext, type ActorSpec } from "../runtime/actor.ts";
+import { DeviceView } from "../runtime/devices.ts";
+import { FidAllocator, fileId } from "../runtime/mongo.ts";
+import { PathCache } from "./cache.ts";
+import { NameCache, makeEnqueuers, type QueryContext } from "./context.ts";
+import { handlers } from "./commands/index.ts";
+import { Uploads } from "../runtime/uploads.ts";
+import { zodToMogile } from "./validate.ts";
+
+const Config = z.object({
+  /** seconds an upload may stay open before the reaper removes it (MogileFS: 3600) */
+  MOGILE_UPLOAD_TTL_SEC: z.coerce.number().int().positive().default(3600),
+  /** fids taken from the counter per database write */
+  MOGILE_FID_BLOCK: z.coerce.number().int().positive().default(1000),
+  /** get_paths cache entries (0 disables the cache) */
+  MOGILE_PATH_CACHE: z.coerce.number().int().min(0).default(100_000),
+});
+
+export async function start(actor: ActorContext) {
+  const cfg = actorConfig(Config);
+  const store = actor.store!;
+  const log = actor.log;
+  const devices = new DeviceView(store, log);
+  await devices.start(actor.nc);
+  const cache = new PathCache(cfg.MOGILE_PATH_CACHE || 1, cfg.MOGILE_PATH_CACHE ? 30_000 : 0);
+  const js = jetstream(actor.nc);
+  const ctx: QueryContext = {
+    store, devices, cache, js, log, nc: actor.nc,
+    fids: new FidAllocator(store.counters, cfg.MOGILE_FID_BLOCK),
+    uploadTtlSec: cfg.MOGILE_UPLOAD_TTL_SEC,
+    names: new NameCache(store),
+    uploads: await Uploads.open(actor.nc),
+    ...makeEnqueuers(js, actor.nc, cache),
+  };
+
+  // evictions from every query actor (including ourselves) keep get_paths caches honest
+  const evictions = actor.nc.subscribe(subjects.fileChanged, {
+    callback: (_err, msg) => {
+      try {
+        const e = FileChanged.parse(msg.json());
+        cache.evict(fileId(e.domain, e.key));
+      } catch { /* ignore malformed */ }
+    },
+  });
+
+  const svc = await new Svcm(actor.nc).add({
+    name: SERVICE_NAME,
+    version: "0.1.0",
+    description: "mogile tracker commands (MogileFS-compatible)",
+    queue: SERVICE_QUEUE,
+  });
+  let inflight = 0;
+  for (const command of Object.keys(requests) as Command[]) {
+    svc.addEndpoint(command, {
+      subject: subjects.rpc(command),
+      handler: (err, msg) => {
+        if (err) return;
+        inflight++;
+        serve(ctx, command, msg).finally(() => inflight--);
+      },
+    });
+  }
+  log.info("serving tracker commands", { service: SERVICE_NAME, commands: Object.keys(requests).length });
+
+  const { stopped, done } = stoppedSignal();
+  svc.stopped.then(() => done(), (err) => done(err as Error));
+  return {
+    stopped,
+    async stop() {
+      // stop taking requests, then let in-flight ones finish (bounded by the actor's force deadline)
+      await svc.stop().catch(() => {});
+      evictions.unsubscribe();
+      devices.stop();
+      while (inflight > 0) await new Promise((r) => setTimeout(r, 20));
+      done();
+    },
+  };
+}
+
+async function serve(ctx: QueryContext, command: Command, msg: ServiceMsg): Promise<void> {
+  try {
+    let raw: unknown;
+    try {
+      raw = msg.data.length ? msg.json() : {};
+    } catch {
+      throw new MogileError("bad_request", "request body is not JSON");
+    }
+    const parsed = requests[command].safeParse(raw);
+    if (!parsed.success) throw zodToMogile(parsed.error);
+    const handler = handlers[command] as (c: QueryContext, a: unknown) => Promise<unknown>;
+    const reply = await handler(ctx, parsed.data);
+    msg.respond(JSON.stringify(reply));
+  } catch (err) {
+    const e = err instanceof MogileError ? err : toMogile(err);
+    if (e.code === "failure" || e.code === "db") ctx.log.error("command failed", { command, err });
+    msg.respondError(httpStatus(e.code), e.code, JSON.stringify(e.toJSON()));
+  }
+}
+
+function toMogile(err: unknown): MogileError {
+  const e = err as { code?: number; name?: string; message?: string };
+  if (e?.code === 11000) return new MogileError("dup");
+  if (e?.name?.startsWith("Mongo")) return new MogileError("db", `Database error: ${e.message}`);
+  return new MogileError("failure", e?.message ?? String(err));
+}
+
+export const spec: ActorSpec = { role: "query", mongo: true, start };

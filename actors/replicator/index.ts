@@ -1,0 +1,147 @@
+// The replicator actor: brings each fid up to its class's mindevcount on distinct hosts.
+// The destination storage agent pulls the bytes from a source (storage-to-storage).
+import { z } from "zod";
+import { streams, consumers, subjects } from "../../protocol/subjects.ts";
+import { ReplicateJob, type StorageFetch } from "../../protocol/schemas.ts";
+import { actorConfig } from "../runtime/config.ts";
+import type { ActorContext, ActorSpec } from "../runtime/actor.ts";
+import { DeviceView } from "../runtime/devices.ts";
+import { classId, fileId, type FileDoc, type Store } from "../runtime/mongo.ts";
+import { startJobLoop, ack, retry, fatal, type Outcome } from "../runtime/jobs.ts";
+import { multipleHosts, type Placed } from "./policy.ts";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import type { Logger } from "../runtime/log.ts";
+
+const Config = z.object({
+  /** replicate jobs worked on at once by this actor */
+  MOGILE_REPLICATOR_CONCURRENCY: z.coerce.number().int().positive().default(64),
+  /** deliveries before a job is recorded as failed */
+  MOGILE_REPLICATOR_MAX_DELIVER: z.coerce.number().int().positive().default(12),
+});
+
+/** temporary failures wait 1 s, 5 s, 15 s, 60 s, 5 min… (±20%) */
+const RETRY_MS = [1_000, 5_000, 15_000, 60_000, 300_000, 900_000, 1_800_000];
+/** how long a fid may be missing right after create_close queued it (it is linked just after) */
+const LINK_GRACE_MS = 60_000;
+
+interface Deps { store: Store; devices: DeviceView; nc: NatsConnection; js: JetStreamClient; log: Logger }
+
+const classCache = new Map<string, { min: number; at: number }>();
+/** class mindevcount, cached for a few seconds (classes change rarely; jobs are many) */
+async function mindevcount(store: Store, file: FileDoc): Promise<number> {
+  const id = classId(file.domain, file.class);
+  const hit = classCache.get(id);
+  if (hit && Date.now() - hit.at < 5_000) return hit.min;
+  const row = await store.classes.findOne({ _id: id });
+  const min = row?.mindevcount ?? 2;
+  classCache.set(id, { min, at: Date.now() });
+  return min;
+}
+
+async function findFile(store: Store, job: ReplicateJob): Promise<FileDoc | null> {
+  if (job.domain !== undefined && job.key !== undefined) {
+    const doc = await store.files.findOne({ _id: fileId(job.domain, job.key) });
+    return doc && doc.fid === job.fid ? doc : null;
+  }
+  return store.files.findOne({ fid: job.fid });
+}
+
+export async function replicate(d: Deps, job: ReplicateJob): Promise<Outcome> {
+  const file = await findFile(d.store, job);
+  if (!file) {
+    if (job.ts && Date.now() - job.ts < LINK_GRACE_MS) return retry(`fid ${job.fid} not linked yet`);
+    return ack; // deleted or replaced meanwhile: nothing to do
+  }
+  const min = await mindevcount(d.store, file);
+  const failedDevs = new Set<number>();
+  let devids = [...file.devids];
+  for (let round = 0; round < min + 2; round++) {
+    const on: Placed[] = devids
+      .map((devid) => ({ devid, row: d.devices.row(devid) }))
+      .filter((x) => x.row && x.row.dev.status !== "dead")
+      .map((x) => ({ devid: x.devid, hostid: x.row!.dev.hostid }));
+    const aliveHosts = new Set<number>();
+    for (const devid of d.devices.devices.keys()) if (d.devices.writable(devid)) aliveHosts.add(d.devices.devices.get(devid)!.hostid);
+    const answer = multipleHosts(on, min, aliveHosts);
+    if (answer.kind === "satisfied") return ack;
+    if (answer.kind === "no_source") return fatal(`fid ${file.fid} has no copy on a live device`);
+    if (answer.kind === "wait") return retry(answer.reason);
+
+    const avoidDevs = new Set([...devids, ...failedDevs]);
+    const [dest] = d.devices.choose(1, { size: file.length, avoidHosts: answer.avoidHosts, avoidDevs });
+    if (!dest) return retry(`no device can take a copy of fid ${file.fid} now`);
+    const sources = d.devices.orderForRead(on.map((p) => p.devid));
+    if (sources.length === 0) return retry(`no readable source for fid ${file.fid}`);
+
+    const err = await copy(d, file, sources, dest);
+    if (err) {
+      d.log.warn("copy failed", { fid: file.fid, dest, err });
+      failedDevs.add(dest);
+      continue;
+    }
+    const res = await d.store.files.updateOne({ _id: file._id, fid: file.fid }, { $addToSet: { devids: dest } });
+    if (res.matchedCount === 0) {
+      // deleted or replaced while we copied: our copy is garbage
+      return orphan(d, file.fid, dest);
+    }
+    devids.push(dest);
+    d.nc.publish(subjects.fileChanged, JSON.stringify({ domain: file.domain, key: file.key, fid: file.fid }));
+  }
+  return retry(`fid ${file.fid} still below policy after ${min + 2} rounds`);
+}
+
+async function orphan(d: Deps, fid: number, devid: number): Promise<Outcome> {
+  await d.js.publish(subjects.deleteJob, JSON.stringify({ fid, devids: [devid], reason: "orphan-replica" }));
+  return ack;
+}
+
+/** Ask the destination's storage agent to pull the fid from the first source that works. */
+async function copy(d: Deps, file: FileDoc, sources: number[], dest: number): Promise<string | null> {
+  const row = d.devices.row(dest);
+  if (!row) return `device ${dest} unknown`;
+  let lastErr = "no source";
+  for (const src of sources) {
+    const from = d.devices.url(src, file.fid);
+    if (!from) continue;
+    const req: StorageFetch = { devid: dest, fid: file.fid, from, length: file.length };
+    try {
+      // big files get time in proportion (≥ 20 MB/s assumed)
+      const timeout = 30_000 + Math.ceil(file.length / 20_000);
+      const reply = await d.nc.request(subjects.storage(row.dev.hostid, "fetch"), JSON.stringify(req), { timeout });
+      const r = reply.json<{ ok: boolean; error?: string; length?: number }>();
+      if (r.ok && r.length === file.length) return null;
+      lastErr = r.error ?? `copied ${r.length} bytes, expected ${file.length}`;
+    } catch (err) {
+      lastErr = (err as Error).message;
+      if (/no responders/i.test(lastErr)) return `storage host ${row.dev.hostid} is not answering`;
+    }
+  }
+  return lastErr;
+}
+
+export async function start(ctx: ActorContext) {
+  const cfg = actorConfig(Config);
+  const devices = new DeviceView(ctx.store!, ctx.log);
+  await devices.start(ctx.nc);
+  const deps: Deps = { store: ctx.store!, devices, nc: ctx.nc, js: jetstream(ctx.nc), log: ctx.log };
+  const loop = await startJobLoop({
+    nc: ctx.nc, store: ctx.store!, log: ctx.log,
+    stream: streams.replicate, consumer: consumers.replicator, kind: "replicate",
+    concurrency: cfg.MOGILE_REPLICATOR_CONCURRENCY,
+    maxDeliver: cfg.MOGILE_REPLICATOR_MAX_DELIVER,
+    retryScheduleMs: RETRY_MS,
+    parse: (data) => ReplicateJob.parse(JSON.parse(new TextDecoder().decode(data))),
+    fid: (j) => j.fid,
+    handle: (job) => replicate(deps, job),
+  });
+  return {
+    stopped: loop.stopped,
+    async stop() {
+      await loop.stop();
+      devices.stop();
+    },
+  };
+}
+
+export const spec: ActorSpec = { role: "replicator", mongo: true, start };

@@ -1,0 +1,132 @@
+// An in-memory view of hosts, devices and their observed state, kept fresh from the database
+// (reloaded on `device.changed` events and a timer) and the monitor's KV bucket (watched).
+import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import { Kvm } from "@nats-io/kv";
+import { buckets, subjects } from "../../protocol/subjects.ts";
+import { ObservedDevice } from "../../protocol/schemas.ts";
+import { fidPath } from "../../protocol/paths.ts";
+import type { Store, HostDoc, DeviceDoc } from "./mongo.ts";
+import type { Logger } from "./log.ts";
+
+/** Devices must keep this much free space to receive new files (MogileFS min_free_space: 100 MB). */
+export const MIN_FREE_BYTES = Number(process.env.MOGILE_MIN_FREE_BYTES ?? 100 * 1024 * 1024);
+/** An observation older than this is treated as unknown (the monitor may be gone). */
+const STALE_MS = Number(process.env.MOGILE_OBSERVED_STALE_MS ?? 30_000);
+
+export interface DeviceRow { dev: DeviceDoc; host: HostDoc; observed: ObservedDevice | undefined }
+
+export class DeviceView {
+  hosts = new Map<number, HostDoc>();
+  devices = new Map<number, DeviceDoc>();
+  observed = new Map<number, ObservedDevice>();
+  private sub: Subscription | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private stopWatch: (() => void) | null = null;
+
+  constructor(private readonly store: Store, private readonly log: Logger) {}
+
+  async start(nc: NatsConnection): Promise<void> {
+    await this.reload();
+    this.sub = nc.subscribe(subjects.devicesChanged, { callback: () => { this.reload().catch((err) => this.log.warn("device reload failed", { err })); } });
+    this.timer = setInterval(() => this.reload().catch((err) => this.log.warn("device reload failed", { err })), 10_000);
+    this.timer.unref();
+    const kv = await new Kvm(nc).create(buckets.deviceState, { history: 1 });
+    const iter = await kv.watch({ key: "dev.>" });
+    this.stopWatch = () => iter.stop();
+    (async () => {
+      for await (const e of iter) {
+        const devid = Number(e.key.slice(4));
+        if (e.operation !== "PUT") { this.observed.delete(devid); continue; }
+        try { this.observed.set(devid, ObservedDevice.parse(e.json())); } catch { /* ignore malformed */ }
+      }
+    })().catch((err) => this.log.warn("device state watch ended", { err }));
+  }
+
+  stop(): void {
+    this.sub?.unsubscribe();
+    if (this.timer) clearInterval(this.timer);
+    this.stopWatch?.();
+  }
+
+  async reload(): Promise<void> {
+    const [hosts, devices] = await Promise.all([this.store.hosts.find().toArray(), this.store.devices.find().toArray()]);
+    this.hosts = new Map(hosts.map((h) => [h._id, h]));
+    this.devices = new Map(devices.map((d) => [d._id, d]));
+  }
+
+  baseUrl(devid: number): string | null {
+    const d = this.devices.get(devid);
+    const h = d && this.hosts.get(d.hostid);
+    return h ? `http://${h.ip}:${h.port}` : null;
+  }
+
+  url(devid: number, fid: number): string | null {
+    const base = this.baseUrl(devid);
+    return base ? base + fidPath(devid, fid) : null;
+  }
+
+  row(devid: number): DeviceRow | null {
+    const dev = this.devices.get(devid);
+    const host = dev && this.hosts.get(dev.hostid);
+    if (!dev || !host) return null;
+    const o = this.observed.get(devid);
+    return { dev, host, observed: o && Date.now() - o.ts < STALE_MS ? o : undefined };
+  }
+
+  /** MogileFS should_read_from: admin states allow reads and the monitor has not seen it unreachable. */
+  readable(devid: number): boolean {
+    const r = this.row(devid);
+    if (!r) return false;
+    if (r.host.status !== "alive" && r.host.status !== "readonly") return false;
+    if (r.dev.status !== "alive" && r.dev.status !== "readonly" && r.dev.status !== "drain") return false;
+    return r.observed?.observed !== "unreachable";
+  }
+
+  /** MogileFS should_get_new_files (also used for replicas). */
+  writable(devid: number, size = 0): boolean {
+    const r = this.row(devid);
+    if (!r || r.host.status !== "alive" || r.dev.status !== "alive") return false;
+    if (!r.observed || r.observed.observed !== "writeable") return false;
+    return r.observed.free - size >= MIN_FREE_BYTES;
+  }
+
+  /**
+   * Up to `count` writable devices on distinct hosts, weighted-random by free space
+   * (hosts in `avoidHosts` and devices in `avoidDevs` excluded).
+   */
+  choose(count: number, opts: { size?: number; avoidHosts?: Set<number>; avoidDevs?: Set<number> } = {}): number[] {
+    const pool: { devid: number; hostid: number; w: number }[] = [];
+    for (const devid of this.devices.keys()) {
+      if (opts.avoidDevs?.has(devid) || !this.writable(devid, opts.size ?? 0)) continue;
+      const d = this.devices.get(devid)!;
+      if (opts.avoidHosts?.has(d.hostid)) continue;
+      const o = this.observed.get(devid)!;
+      pool.push({ devid, hostid: d.hostid, w: Math.max(1, o.free / 1e6) * Math.max(0.01, (d.weight ?? 100) / 100) });
+    }
+    const out: number[] = [];
+    const usedHosts = new Set<number>();
+    while (out.length < count && pool.length) {
+      const total = pool.reduce((s, p) => s + p.w, 0);
+      let r = Math.random() * total;
+      let i = 0;
+      while (i < pool.length - 1 && (r -= pool[i].w) > 0) i++;
+      const pick = pool[i];
+      out.push(pick.devid);
+      usedHosts.add(pick.hostid);
+      for (let j = pool.length - 1; j >= 0; j--) if (usedHosts.has(pool[j].hostid)) pool.splice(j, 1);
+    }
+    return out;
+  }
+
+  /** Order a file's devices for reading: readable ones weighted-random, drain devices last. */
+  orderForRead(devids: number[]): number[] {
+    const live = devids.filter((d) => this.readable(d));
+    const normal = live.filter((d) => this.devices.get(d)?.status !== "drain");
+    const drain = live.filter((d) => this.devices.get(d)?.status === "drain");
+    for (let i = normal.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [normal[i], normal[j]] = [normal[j], normal[i]];
+    }
+    return [...normal, ...drain];
+  }
+}

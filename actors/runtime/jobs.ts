@@ -1,0 +1,112 @@
+// The shared loop of job actors: pull from a JetStream work queue, run N jobs at once, classify outcomes.
+import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager, AckPolicy, type JsMsg } from "@nats-io/jetstream";
+import type { Logger } from "./log.ts";
+import type { Store } from "./mongo.ts";
+import { stoppedSignal, backoffMs, type ActorHandle } from "./actor.ts";
+
+/** harmless/success → ack; temporary → nak after a growing delay; fatal → term + dead letter */
+export type Outcome = { kind: "ack" } | { kind: "retry"; reason: string } | { kind: "fatal"; reason: string };
+export const ack: Outcome = { kind: "ack" };
+export const retry = (reason: string): Outcome => ({ kind: "retry", reason });
+export const fatal = (reason: string): Outcome => ({ kind: "fatal", reason });
+
+export interface JobLoopOptions<J> {
+  nc: NatsConnection;
+  store: Store;
+  log: Logger;
+  stream: string;
+  consumer: string;
+  kind: string;
+  concurrency: number;
+  parse(data: Uint8Array): J;
+  fid(job: J): number;
+  handle(job: J, attempt: number): Promise<Outcome>;
+  /** nak delays by attempt */
+  retryScheduleMs: readonly number[];
+  maxDeliver: number;
+}
+
+export async function startJobLoop<J>(o: JobLoopOptions<J>): Promise<ActorHandle & { stats: { done: number; retried: number; failed: number } }> {
+  const jsm = await jetstreamManager(o.nc);
+  await jsm.consumers.add(o.stream, {
+    durable_name: o.consumer,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: 60_000_000_000, // 60 s: a stuck job is redelivered to another actor
+    max_deliver: o.maxDeliver + 5, // we term() ourselves at maxDeliver; the server bound is a backstop
+    max_ack_pending: 10_000,
+  }).catch(async (err) => {
+    // already exists with the same config (or created concurrently): fine
+    await jsm.consumers.info(o.stream, o.consumer).catch(() => { throw err; });
+  });
+  const js = jetstream(o.nc);
+  const consumer = await js.consumers.get(o.stream, o.consumer);
+  const { stopped, done } = stoppedSignal();
+  const stats = { done: 0, retried: 0, failed: 0 };
+  const messages = await consumer.consume({ max_messages: o.concurrency * 2, expires: 5_000 });
+  const inflight = new Set<Promise<void>>();
+  let draining = false;
+
+  const settle = async (m: JsMsg) => {
+    const attempt = m.info.deliveryCount;
+    let job: J;
+    try {
+      job = o.parse(m.data);
+    } catch (err) {
+      o.log.error("malformed job; dropped", { kind: o.kind, err });
+      m.term("malformed");
+      return;
+    }
+    let outcome: Outcome;
+    try {
+      outcome = await o.handle(job, attempt);
+    } catch (err) {
+      outcome = retry(err instanceof Error ? err.message : String(err));
+    }
+    if (outcome.kind === "retry" && attempt >= o.maxDeliver) outcome = fatal(`gave up after ${attempt} attempts: ${outcome.reason}`);
+    switch (outcome.kind) {
+      case "ack":
+        stats.done++;
+        m.ack();
+        break;
+      case "retry": {
+        stats.retried++;
+        const delay = backoffMs(attempt, o.retryScheduleMs);
+        o.log.warn(`${o.kind} job will retry`, { fid: o.fid(job), attempt, delayMs: delay, reason: outcome.reason });
+        m.nak(delay);
+        break;
+      }
+      case "fatal":
+        stats.failed++;
+        o.log.error(`${o.kind} job failed for good`, { fid: o.fid(job), attempt, reason: outcome.reason });
+        // record first, so an operator can always find what was given up on
+        await o.store.deadletters.updateOne(
+          { _id: `${o.kind}:${o.fid(job)}` },
+          { $set: { kind: o.kind, fid: o.fid(job), error: outcome.reason, at: new Date(), deliveries: attempt } },
+          { upsert: true },
+        ).catch((err) => o.log.error("could not record dead letter", { err }));
+        m.term(outcome.reason);
+        break;
+    }
+  };
+
+  const loop = (async () => {
+    for await (const m of messages) {
+      if (draining) { m.nak(); continue; }
+      const p = settle(m).catch((err) => o.log.error("job settle failed", { err })).finally(() => inflight.delete(p));
+      inflight.add(p);
+      if (inflight.size >= o.concurrency) await Promise.race(inflight);
+    }
+  })();
+  loop.then(async () => { await Promise.all(inflight); done(); }, (err) => done(err));
+
+  return {
+    stats,
+    stopped,
+    async stop() {
+      draining = true;
+      await messages.close().catch(() => {});
+      await stopped.catch(() => {});
+    },
+  };
+}

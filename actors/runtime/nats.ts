@@ -1,0 +1,77 @@
+// NATS connection, and the JetStream streams and KV buckets every actor expects (created idempotently).
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type StreamConfig } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import { streams, subjects, buckets } from "../../protocol/subjects.ts";
+import type { Logger } from "./log.ts";
+
+export async function connectNats(servers: string, name: string, log: Logger): Promise<NatsConnection> {
+  const nc = await connect({
+    servers: servers.split(","),
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    waitOnFirstConnect: true,
+    timeout: 5_000,
+  });
+  (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect" || s.type === "reconnect") log.warn(`nats ${s.type}`, { server: s.server });
+    }
+  })().catch(() => {});
+  return nc;
+}
+
+const replicas = () => Number(process.env.MOGILE_JS_REPLICAS ?? 1);
+
+const streamConfigs = (): (Partial<StreamConfig> & { name: string })[] => [
+  {
+    // heartbeats: the last few per device, short-lived; operators `nats sub 'mogile.hb.>'`
+    name: streams.heartbeats,
+    subjects: [subjects.heartbeatAll],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.Memory,
+    max_age: 60_000_000_000, // 60 s in ns
+    max_msgs_per_subject: 5,
+    discard: DiscardPolicy.Old,
+    num_replicas: replicas(),
+  },
+  {
+    name: streams.replicate,
+    subjects: [subjects.replicateJob],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    duplicate_window: 120_000_000_000,
+    num_replicas: replicas(),
+  },
+  {
+    name: streams.delete,
+    subjects: [subjects.deleteJob],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    duplicate_window: 120_000_000_000,
+    num_replicas: replicas(),
+  },
+];
+
+/** Create (or leave as is) every stream and KV bucket. Safe to call from every actor at start. */
+export async function ensureJetStream(nc: NatsConnection): Promise<{ devstate: KV; uploads: KV }> {
+  const jsm = await jetstreamManager(nc);
+  for (const cfg of streamConfigs()) {
+    try {
+      await jsm.streams.info(cfg.name!);
+    } catch {
+      try {
+        await jsm.streams.add(cfg);
+      } catch (err) {
+        // another actor created it between our info and add
+        await jsm.streams.info(cfg.name!).catch(() => { throw err; });
+      }
+    }
+  }
+  const kvm = new Kvm(nc);
+  const devstate = await kvm.create(buckets.deviceState, { history: 1, replicas: replicas() });
+  // upload records outlive any sane upload TTL; the reaper acts on them long before they age out
+  const uploads = await kvm.create(buckets.uploads, { history: 1, replicas: replicas(), ttl: 24 * 3600_000 });
+  return { devstate, uploads };
+}

@@ -1,0 +1,60 @@
+// Open uploads (create_open until create_close) live in a NATS KV bucket, not the database:
+// two cheap KV operations per file instead of two metadata writes on the hottest path.
+// Taking a record is a compare-and-purge on its revision, so create_close and the reaper
+// can never both take the same upload.
+import type { NatsConnection } from "@nats-io/transport-node";
+import { Kvm, type KV } from "@nats-io/kv";
+import { z } from "zod";
+import { buckets } from "../../protocol/subjects.ts";
+
+export const Upload = z.object({
+  fid: z.number().int().positive(),
+  domain: z.string(),
+  key: z.string(),
+  class: z.string(),
+  devids: z.array(z.number().int().positive()),
+  /** ms since epoch */
+  expiresAt: z.number(),
+});
+export type Upload = z.infer<typeof Upload>;
+
+const keyOf = (fid: number) => `fid.${fid}`;
+
+export class Uploads {
+  private constructor(readonly kv: KV) {}
+
+  static async open(nc: NatsConnection): Promise<Uploads> {
+    return new Uploads(await new Kvm(nc).open(buckets.uploads));
+  }
+
+  async record(u: Upload): Promise<void> {
+    await this.kv.put(keyOf(u.fid), JSON.stringify(u));
+  }
+
+  /** Atomically take an open upload: null if it is gone (closed already, or expired). */
+  async take(fid: number, revision?: number): Promise<Upload | null> {
+    const e = await this.kv.get(keyOf(fid));
+    if (!e || e.operation !== "PUT") return null;
+    if (revision !== undefined && e.revision !== revision) return null;
+    try {
+      await this.kv.purge(keyOf(fid), { previousSeq: e.revision });
+    } catch {
+      return null; // someone else took it first
+    }
+    return Upload.parse(e.json());
+  }
+
+  /** Watch every record (current ones first, then changes) — the reaper's view. */
+  async watch(onPut: (u: Upload, revision: number) => void, onGone: (fid: number) => void): Promise<() => void> {
+    const iter = await this.kv.watch({ key: "fid.>" });
+    (async () => {
+      for await (const e of iter) {
+        const fid = Number(e.key.slice(4));
+        if (e.operation === "PUT") {
+          try { onPut(Upload.parse(e.json()), e.revision); } catch { /* malformed: ignore */ }
+        } else onGone(fid);
+      }
+    })().catch(() => {});
+    return () => iter.stop();
+  }
+}

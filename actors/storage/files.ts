@@ -1,0 +1,151 @@
+// The storage node's HTTP file server (mogstored): PUT/GET/HEAD/DELETE on MogileFS fid paths.
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, rename, stat, unlink } from "node:fs/promises";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import type { Readable } from "node:stream";
+import { randomBytes } from "node:crypto";
+import { parseFidPath } from "../../protocol/paths.ts";
+import type { Logger } from "../runtime/log.ts";
+
+export interface FileStore {
+  root: string;
+  devids: ReadonlySet<number>;
+  /** absolute file path for a canonical URI on one of our devices, else null */
+  resolve(uri: string): { devid: number; fid: number; file: string } | null;
+  /** stream `src` into `file` durably: temp file, fsync, rename. Returns bytes written. */
+  writeDurably(file: string, src: Readable, expectedLength?: number): Promise<number>;
+}
+
+export function fileStore(root: string, devids: number[]): FileStore {
+  const devs = new Set(devids);
+  const madeDirs = new Set<string>();
+  return {
+    root,
+    devids: devs,
+    resolve(uri) {
+      const p = parseFidPath(uri);
+      if (!p || !devs.has(p.devid)) return null;
+      return { ...p, file: path.join(root, uri) };
+    },
+    async writeDurably(file, src, expectedLength) {
+      const dir = path.dirname(file);
+      if (!madeDirs.has(dir)) {
+        await mkdir(dir, { recursive: true });
+        madeDirs.add(dir);
+      }
+      const tmp = `${file}.tmp-${randomBytes(6).toString("hex")}`;
+      // flush: the descriptor is fsynced before close, and pipeline resolves only after close
+      const ws = createWriteStream(tmp, { flush: true, highWaterMark: 1 << 20 });
+      try {
+        await pipeline(src, ws);
+        if (expectedLength !== undefined && ws.bytesWritten !== expectedLength) {
+          throw new StorageError(400, `short body: got ${ws.bytesWritten} of ${expectedLength} bytes`);
+        }
+        // rename only after the fsync: a crash never exposes a partial file under the fid's name
+        await rename(tmp, file);
+        return ws.bytesWritten;
+      } catch (err) {
+        ws.destroy();
+        await unlink(tmp).catch(() => {});
+        throw err;
+      }
+    },
+  };
+}
+
+export class StorageError extends Error {
+  constructor(readonly status: number, message: string) { super(message); }
+}
+
+function send(res: ServerResponse, status: number, body?: string, headers: http.OutgoingHttpHeaders = {}) {
+  if (res.headersSent) { res.destroy(); return; }
+  const text = body === undefined ? "" : body + "\n";
+  res.writeHead(status, { "content-type": "text/plain", "content-length": Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+/** Parses one `bytes=a-b` range against a size; "invalid" = unsatisfiable; null = serve it all. */
+export function parseRange(header: string | undefined, size: number): { start: number; end: number } | "invalid" | null {
+  if (!header) return null;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m) return null; // multi-range or unknown unit: RFC 9110 lets us ignore Range
+  const [, a, b] = m;
+  if (a === "" && b === "") return null;
+  let start: number, end: number;
+  if (a === "") {
+    const n = Number(b);
+    if (n === 0) return "invalid";
+    start = Math.max(0, size - n);
+    end = size - 1;
+  } else {
+    start = Number(a);
+    end = b === "" ? size - 1 : Math.min(Number(b), size - 1);
+    if (b !== "" && Number(b) < start) return "invalid";
+  }
+  if (start >= size) return "invalid";
+  return { start, end };
+}
+
+export function createFileServer(fs: FileStore, log: Logger): http.Server {
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const uri = decodeURIComponent((req.url ?? "/").split("?")[0]);
+    const target = fs.resolve(uri);
+    if (!target) {
+      req.resume();
+      return send(res, uri.includes("..") ? 400 : 404, `not a fid path on this node: ${uri}`);
+    }
+    switch (req.method) {
+      case "PUT": {
+        const cl = req.headers["content-length"];
+        const expected = cl === undefined ? undefined : Number(cl);
+        const n = await fs.writeDurably(target.file, req, expected);
+        return send(res, 201, `stored ${n} bytes`, { "x-mogile-length": String(n) });
+      }
+      case "GET":
+      case "HEAD": {
+        const st = await stat(target.file).catch(() => null);
+        if (!st || !st.isFile()) return send(res, 404, "not found");
+        const range = parseRange(req.headers.range, st.size);
+        if (range === "invalid") return send(res, 416, "range not satisfiable", { "content-range": `bytes */${st.size}` });
+        const start = range?.start ?? 0;
+        const end = range?.end ?? st.size - 1;
+        const headers: http.OutgoingHttpHeaders = {
+          "content-type": "application/octet-stream",
+          "content-length": Math.max(0, end - start + 1),
+          "accept-ranges": "bytes",
+          "last-modified": st.mtime.toUTCString(),
+        };
+        if (range) headers["content-range"] = `bytes ${start}-${end}/${st.size}`;
+        res.writeHead(range ? 206 : 200, headers);
+        if (req.method === "HEAD" || st.size === 0) return res.end();
+        await pipeline(createReadStream(target.file, { start, end, highWaterMark: 1 << 20 }), res);
+        return;
+      }
+      case "DELETE": {
+        try {
+          await unlink(target.file);
+          return send(res, 204);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === "ENOENT") return send(res, 404, "not found");
+          throw err;
+        }
+      }
+      default:
+        req.resume();
+        return send(res, 405, "method not allowed", { allow: "GET, HEAD, PUT, DELETE" });
+    }
+  };
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((err) => {
+      const status = err instanceof StorageError ? err.status : (err as NodeJS.ErrnoException).code === "ERR_STREAM_PREMATURE_CLOSE" ? 400 : 500;
+      if (status >= 500) log.error("storage request failed", { method: req.method, url: req.url, err });
+      else log.warn("storage request refused", { method: req.method, url: req.url, status, err });
+      send(res, status, String(err instanceof Error ? err.message : err));
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  server.requestTimeout = 0; // large uploads may take long; idle sockets are bounded by headersTimeout
+  return server;
+}

@@ -1,0 +1,133 @@
+// The storage actor: serves file I/O over HTTP, registers its devices, heartbeats, and pulls replicas.
+import { statfs, mkdir } from "node:fs/promises";
+import path from "node:path";
+import type { Server } from "node:http";
+import { z } from "zod";
+import type { Subscription } from "@nats-io/nats-core";
+import { actorConfig } from "../runtime/config.ts";
+import { stoppedSignal, sleep, type ActorSpec, type ActorContext } from "../runtime/actor.ts";
+import { subjects } from "../../protocol/subjects.ts";
+import { StorageFetch, type Heartbeat } from "../../protocol/schemas.ts";
+import { fidPath } from "../../protocol/paths.ts";
+import { httpRequest, drain } from "../../protocol/http.ts";
+import { MogileClient } from "../../protocol/client.ts";
+import { createFileServer, fileStore, type FileStore } from "./files.ts";
+
+const Config = z.object({
+  /** host name registered with the tracker (unique per storage host) */
+  MOGILE_STORAGE_HOST: z.string().min(1).default("host1"),
+  /** address other nodes and clients use to reach this node */
+  MOGILE_STORAGE_IP: z.string().default("127.0.0.1"),
+  /** HTTP port for file I/O */
+  MOGILE_STORAGE_PORT: z.coerce.number().int().min(1).max(65535).default(7500),
+  /** document root holding one dev<N> directory per device */
+  MOGILE_STORAGE_ROOT: z.string().default("./var/storage/host1"),
+  /** comma-separated device ids served by this node */
+  MOGILE_STORAGE_DEVICES: z.string().default("1,2").transform((s) => s.split(",").map((x) => Number(x.trim())).filter((n) => n > 0)),
+  /** how often each device's heartbeat is published (ms) */
+  MOGILE_HEARTBEAT_MS: z.coerce.number().int().positive().default(1000),
+});
+
+export async function start(ctx: ActorContext) {
+  const cfg = actorConfig(Config);
+  const log = ctx.log.child({ host: cfg.MOGILE_STORAGE_HOST });
+  const root = path.resolve(cfg.MOGILE_STORAGE_ROOT);
+  for (const devid of cfg.MOGILE_STORAGE_DEVICES) await mkdir(path.join(root, `dev${devid}`), { recursive: true });
+  const fs = fileStore(root, cfg.MOGILE_STORAGE_DEVICES);
+  const server = createFileServer(fs, log);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(cfg.MOGILE_STORAGE_PORT, cfg.MOGILE_STORAGE_IP, () => resolve());
+  });
+  const baseUrl = `http://${cfg.MOGILE_STORAGE_IP}:${cfg.MOGILE_STORAGE_PORT}`;
+  log.info("serving files", { url: baseUrl, root, devices: cfg.MOGILE_STORAGE_DEVICES.join(",") });
+
+  const abort = new AbortController();
+  const { stopped, done } = stoppedSignal();
+  let fetchSub: Subscription | null = null;
+
+  // registration waits for a query actor; heartbeats and replica pulls need the host id it returns
+  const background = (async () => {
+    const client = await MogileClient.connect({ nc: ctx.nc, timeoutMs: 5_000 });
+    let hostid = 0;
+    for (let attempt = 1; !abort.signal.aborted; attempt++) {
+      try {
+        const r = await client.rpc("register_storage", { host: cfg.MOGILE_STORAGE_HOST, ip: cfg.MOGILE_STORAGE_IP, port: cfg.MOGILE_STORAGE_PORT, devids: cfg.MOGILE_STORAGE_DEVICES });
+        hostid = r.hostid;
+        break;
+      } catch (err) {
+        if (attempt === 1 || attempt % 10 === 0) log.warn("registration not answered yet; retrying", { attempt, err });
+        await sleep(Math.min(2000, 100 * attempt), abort.signal);
+      }
+    }
+    if (abort.signal.aborted) return;
+    log.info("registered", { hostid });
+    fetchSub = ctx.nc.subscribe(subjects.storage(hostid, "fetch"), {
+      callback: (err, msg) => {
+        if (err) return;
+        pullReplica(fs, msg.data).then(
+          (length) => msg.respond(JSON.stringify({ ok: true, length })),
+          (e: Error) => msg.respond(JSON.stringify({ ok: false, error: e.message })),
+        );
+      },
+    });
+    while (!abort.signal.aborted) {
+      await publishHeartbeats(ctx, fs, hostid, cfg.MOGILE_STORAGE_HOST, baseUrl).catch((err) => log.warn("heartbeat failed", { err }));
+      await sleep(cfg.MOGILE_HEARTBEAT_MS, abort.signal);
+    }
+  })();
+  background.catch((err) => done(err));
+
+  return {
+    stopped,
+    async stop() {
+      abort.abort();
+      fetchSub?.unsubscribe();
+      await closeServer(server);
+      await background.catch(() => {});
+      done();
+    },
+  };
+}
+
+async function publishHeartbeats(ctx: ActorContext, fs: FileStore, hostid: number, host: string, url: string) {
+  for (const devid of fs.devids) {
+    const st = await statfs(path.join(fs.root, `dev${devid}`));
+    const total = st.blocks * st.bsize;
+    const hb: Heartbeat = {
+      hostid, devid, host, url,
+      total, free: st.bavail * st.bsize, used: total - st.bfree * st.bsize,
+      ts: Date.now(),
+      writable: true,
+    };
+    ctx.nc.publish(subjects.heartbeat(hostid, devid), JSON.stringify(hb));
+  }
+}
+
+/** Replication, destination side: GET the fid from a peer and store it durably on our device. */
+async function pullReplica(fs: FileStore, data: Uint8Array): Promise<number> {
+  const job = StorageFetch.parse(JSON.parse(new TextDecoder().decode(data)));
+  const target = fs.resolve(fidPath(job.devid, job.fid));
+  if (!target) throw new Error(`device ${job.devid} is not on this node`);
+  const res = await httpRequest(job.from, { method: "GET", timeoutMs: 60_000 });
+  if (res.statusCode !== 200) {
+    await drain(res);
+    throw new Error(`source ${job.from} answered ${res.statusCode}`);
+  }
+  const len = Number(res.headers["content-length"]);
+  if (len !== job.length) {
+    res.destroy();
+    throw new Error(`source ${job.from} has ${len} bytes; expected ${job.length}`);
+  }
+  return fs.writeDurably(target.file, res, job.length);
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), 5_000).unref();
+  });
+}
+
+export const spec: ActorSpec = { role: "storage", mongo: false, start };

@@ -1,0 +1,158 @@
+// A whole single-machine cluster: infrastructure, storage hosts and every actor as its own process.
+// Used by the launcher (`npm start`), the tests and the benchmark.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, openSync } from "node:fs";
+import path from "node:path";
+import { openStore } from "../actors/runtime/mongo.ts";
+import { connectNats, ensureJetStream } from "../actors/runtime/nats.ts";
+import { createLogger } from "../actors/runtime/log.ts";
+import { REPO, freePort, startMetadata, startNats, stopProcess, waitForPort, type Service } from "./services.ts";
+
+export type Role = "query" | "replicator" | "deleter" | "monitor" | "reaper" | "gateway";
+export const ROLES: Role[] = ["query", "replicator", "deleter", "monitor", "reaper", "gateway"];
+
+export interface ClusterOptions {
+  dataDir: string;
+  /** fixed ports for `npm start`; tests leave them out and get free ones */
+  natsPort?: number;
+  httpPort?: number;
+  storageBasePort?: number;
+  hosts?: number;
+  devicesPerHost?: number;
+  counts?: Partial<Record<Role, number>>;
+  /** where actor output goes: "files" (dataDir/logs) or "inherit" (prefixed on our stdout) */
+  logs?: "files" | "inherit";
+  db?: string;
+  env?: Record<string, string>;
+}
+
+export interface StorageHost { host: string; port: number; url: string; devids: number[]; root: string; proc: ChildProcess }
+export interface ActorProc { role: string; instance: string; proc: ChildProcess }
+
+export class Cluster {
+  natsUrl = "";
+  mongoUrl = "";
+  httpUrl = "";
+  db = "mogile";
+  storage: StorageHost[] = [];
+  actors: ActorProc[] = [];
+  private services: Service[] = [];
+  private counter = 0;
+
+  constructor(readonly opts: ClusterOptions) {}
+
+  get env(): Record<string, string> {
+    return {
+      MOGILE_NATS_URL: this.natsUrl,
+      MOGILE_MONGO_URL: this.mongoUrl,
+      MOGILE_DB: this.db,
+      ...this.opts.env,
+    };
+  }
+
+  async start(): Promise<this> {
+    const o = this.opts;
+    const logDir = path.join(o.dataDir, "logs");
+    mkdirSync(logDir, { recursive: true });
+    this.db = o.db ?? "mogile";
+    const natsPort = o.natsPort ?? (await freePort());
+    const nats = await startNats({ dataDir: o.dataDir, port: natsPort, logDir });
+    this.services.push(nats);
+    this.natsUrl = `nats://127.0.0.1:${natsPort}`;
+    const meta = await startMetadata({ dataDir: o.dataDir, logDir });
+    this.services.push(...meta.services);
+    this.mongoUrl = meta.url;
+
+    // create streams, buckets, collections and indexes once, before any actor races for them
+    const log = createLogger({ role: "launcher" }, "warn");
+    const nc = await connectNats(this.natsUrl, "mogile-bootstrap", log);
+    await ensureJetStream(nc);
+    await nc.close();
+    const store = await openStore(this.mongoUrl, this.db, log);
+    await store.close();
+    await meta.afterBootstrap(this.db);
+
+    const counts = { query: 1, replicator: 1, deleter: 1, monitor: 1, reaper: 1, gateway: 1, ...o.counts };
+    const started: Promise<unknown>[] = [];
+    for (const role of ROLES) for (let i = 0; i < counts[role]; i++) started.push(this.spawnActor(role));
+    const hosts = o.hosts ?? 3;
+    const per = o.devicesPerHost ?? 2;
+    for (let h = 1; h <= hosts; h++) {
+      const devids = Array.from({ length: per }, (_, d) => (h - 1) * per + d + 1);
+      started.push(this.startStorage(`host${h}`, devids, o.storageBasePort ? o.storageBasePort + h - 1 : undefined));
+    }
+    await Promise.all(started);
+    return this;
+  }
+
+  async startStorage(host: string, devids: number[], port?: number): Promise<StorageHost> {
+    const p = port ?? (await freePort());
+    const root = path.join(this.opts.dataDir, "storage", host);
+    const proc = this.spawn("storage", host, {
+      MOGILE_STORAGE_HOST: host,
+      MOGILE_STORAGE_PORT: String(p),
+      MOGILE_STORAGE_ROOT: root,
+      MOGILE_STORAGE_DEVICES: devids.join(","),
+    });
+    await waitForPort(p, 30_000, `storage ${host}`, proc);
+    const s: StorageHost = { host, port: p, url: `http://127.0.0.1:${p}`, devids, root, proc };
+    this.storage = this.storage.filter((x) => x.host !== host).concat(s);
+    return s;
+  }
+
+  async spawnActor(role: Role, env: Record<string, string> = {}): Promise<ActorProc> {
+    const instance = `${role}-${++this.counter}`;
+    const extra = { ...env };
+    if (role === "gateway") {
+      const port = this.opts.httpPort ?? (await freePort());
+      extra.MOGILE_HTTP_PORT = String(port);
+      this.httpUrl = `http://127.0.0.1:${port}`;
+    }
+    const proc = this.spawn(role, instance, extra);
+    if (role === "gateway") await waitForPort(Number(extra.MOGILE_HTTP_PORT), 30_000, "gateway", proc);
+    const a = { role, instance, proc };
+    this.actors.push(a);
+    return a;
+  }
+
+  private spawn(role: string, instance: string, env: Record<string, string>): ChildProcess {
+    const logDir = path.join(this.opts.dataDir, "logs");
+    const inherit = this.opts.logs === "inherit";
+    const fd = inherit ? "pipe" : openSync(path.join(logDir, `${instance}.log`), "a");
+    const proc = spawn(process.execPath, ["--import", "tsx", path.join(REPO, "bin", "actor.ts"), role], {
+      cwd: REPO,
+      env: { ...process.env, ...this.env, MOGILE_INSTANCE: instance, ...env },
+      stdio: ["ignore", fd, fd],
+    });
+    if (inherit) {
+      const prefix = `[${instance}] `;
+      for (const s of [proc.stdout!, proc.stderr!]) {
+        let buf = "";
+        s.on("data", (c: Buffer) => {
+          buf += c.toString();
+          const lines = buf.split("\n");
+          buf = lines.pop()!;
+          for (const l of lines) process.stdout.write(prefix + l + "\n");
+        });
+      }
+    }
+    return proc;
+  }
+
+  /** Stop actors first (gateway and query last to finish in-flight requests), then infrastructure. */
+  async stop(): Promise<void> {
+    await Promise.all(this.actors.map((a) => stopProcess(a.proc)));
+    await Promise.all(this.storage.map((s) => stopProcess(s.proc)));
+    for (const s of this.services) await s.stop().catch(() => {});
+  }
+}
+
+export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
+  const c = new Cluster(opts);
+  try {
+    return await c.start();
+  } catch (err) {
+    await c.stop().catch(() => {});
+    throw err;
+  }
+}

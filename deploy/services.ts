@@ -1,0 +1,192 @@
+// Starts the infrastructure servers a cluster needs: nats-server, and a MongoDB-wire metadata server
+// (MOGILE_MONGO_URL if set; else mongod as a one-node replica set; else FerretDB on PostgreSQL).
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { mkdirSync, existsSync, readdirSync, openSync, chownSync, chmodSync, appendFileSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { MongoClient } from "mongodb";
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const TOOLS = path.join(REPO, ".tools", "bin");
+
+export interface Service { name: string; proc: ChildProcess | null; stop(): Promise<void> }
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitForPort(port: number, timeoutMs: number, what: string, proc?: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc && proc.exitCode !== null) throw new Error(`${what} exited with code ${proc.exitCode} before listening on ${port}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, "127.0.0.1");
+      s.once("connect", () => { s.destroy(); resolve(true); });
+      s.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what} did not listen on ${port} within ${timeoutMs} ms`);
+}
+
+/** Stop a child: SIGTERM, then SIGKILL after `graceMs`. */
+export function stopProcess(proc: ChildProcess, graceMs = 10_000): Promise<void> {
+  return new Promise((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+    const t = setTimeout(() => proc.kill("SIGKILL"), graceMs);
+    proc.once("exit", () => { clearTimeout(t); resolve(); });
+    proc.kill("SIGTERM");
+  });
+}
+
+function logFile(dir: string, name: string): number {
+  mkdirSync(dir, { recursive: true });
+  return openSync(path.join(dir, `${name}.log`), "a");
+}
+
+export async function startNats(o: { dataDir: string; port: number; logDir: string }): Promise<Service> {
+  const store = path.join(o.dataDir, "nats");
+  mkdirSync(store, { recursive: true });
+  const fd = logFile(o.logDir, "nats-server");
+  const proc = spawn(path.join(TOOLS, "nats-server"), ["-c", path.join(REPO, "nats.conf"), "-a", "127.0.0.1", "-p", String(o.port), "-sd", store], { stdio: ["ignore", fd, fd] });
+  await waitForPort(o.port, 15_000, "nats-server", proc);
+  return { name: "nats-server", proc, stop: () => stopProcess(proc) };
+}
+
+const pgBin = (): string | null => {
+  const base = "/usr/lib/postgresql";
+  if (!existsSync(base)) return null;
+  const versions = readdirSync(base).filter((v) => existsSync(path.join(base, v, "bin", "initdb"))).sort((a, b) => Number(a) - Number(b));
+  return versions.length ? path.join(base, versions[versions.length - 1], "bin") : null;
+};
+const isRoot = () => process.getuid?.() === 0;
+/** PostgreSQL refuses to run as root: run its tools as the `postgres` user then. */
+function pgRun(bin: string, args: string[], opts: { stdio?: "ignore" | "pipe" } = {}): string {
+  const [cmd, argv] = isRoot() ? ["runuser", ["-u", "postgres", "--", bin, ...args]] : [bin, args];
+  try {
+    return execFileSync(cmd, argv, { stdio: ["ignore", opts.stdio === "ignore" ? "ignore" : "pipe", "pipe"], encoding: "utf8" }) ?? "";
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`${path.basename(bin)} failed: ${(e.stderr || e.message).trim()}`);
+  }
+}
+
+async function startPostgres(o: { dataDir: string; port: number; logDir: string }): Promise<Service & { url: string; bin: string }> {
+  const bin = pgBin();
+  if (!bin) throw new Error("PostgreSQL is not installed: run deploy/setup.sh");
+  const dir = path.join(o.dataDir, "pg");
+  mkdirSync(dir, { recursive: true });
+  if (isRoot()) {
+    // the postgres user must be able to reach its directory inside our data dir
+    chmodSync(o.dataDir, 0o711);
+    const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
+    const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
+    chownSync(dir, uid, gid);
+  }
+  if (!existsSync(path.join(dir, "PG_VERSION"))) {
+    pgRun(path.join(bin, "initdb"), ["-D", dir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"], { stdio: "ignore" });
+    // synchronous_commit=off: a crash may lose the last few hundred ms of metadata commits, never
+    // corrupt them; file bytes are fsynced on the storage nodes regardless
+    appendFileSync(path.join(dir, "postgresql.conf"), [
+      "listen_addresses = '127.0.0.1'",
+      `unix_socket_directories = '${dir}'`,
+      "max_connections = 200",
+      "shared_buffers = 128MB",
+      "synchronous_commit = off",
+      "",
+    ].join("\n"));
+  }
+  // the port can change between runs: pass it on the command line
+  const logPath = path.join(dir, "server.log");
+  try { pgRun(path.join(bin, "pg_ctl"), ["-D", dir, "stop", "-m", "fast"], { stdio: "ignore" }); } catch { /* not running */ }
+  pgRun(path.join(bin, "pg_ctl"), ["-D", dir, "-l", logPath, "-o", `-p ${o.port}`, "-w", "-t", "60", "start"], { stdio: "ignore" });
+  const has = pgRun(path.join(bin, "psql"), ["-h", "127.0.0.1", "-p", String(o.port), "-U", "postgres", "-tAc", "SELECT 1 FROM pg_database WHERE datname='ferretdb'"]);
+  if (!has.includes("1")) pgRun(path.join(bin, "createdb"), ["-h", "127.0.0.1", "-p", String(o.port), "-U", "postgres", "ferretdb"], { stdio: "ignore" });
+  return {
+    name: "postgres", proc: null, bin,
+    url: `postgres://postgres@127.0.0.1:${o.port}/ferretdb`,
+    async stop() { try { pgRun(path.join(bin, "pg_ctl"), ["-D", dir, "stop", "-m", "fast", "-w"], { stdio: "ignore" }); } catch { /* already down */ } },
+  };
+}
+
+export interface Metadata { url: string; services: Service[]; afterBootstrap(db: string): Promise<void> }
+
+/** The metadata server: MOGILE_MONGO_URL, else mongod, else FerretDB on PostgreSQL. */
+export async function startMetadata(o: { dataDir: string; logDir: string; port?: number }): Promise<Metadata> {
+  if (process.env.MOGILE_MONGO_URL) return { url: process.env.MOGILE_MONGO_URL, services: [], afterBootstrap: async () => {} };
+  const port = o.port ?? (await freePort());
+  if (hasMongod()) return startMongod({ ...o, port });
+  const pg = await startPostgres({ ...o, port: await freePort() });
+  const state = path.join(o.dataDir, "ferretdb");
+  mkdirSync(state, { recursive: true });
+  const fd = logFile(o.logDir, "ferretdb");
+  const proc = spawn(path.join(TOOLS, "ferretdb"), [
+    "--handler=postgresql", `--postgresql-url=${pg.url}`,
+    `--listen-addr=127.0.0.1:${port}`, "--repl-set-name=rs0",
+    `--state-dir=${state}`, "--debug-addr=-", "--telemetry=disable", "--log-level=error",
+  ], { stdio: ["ignore", fd, fd], env: { ...process.env, DO_NOT_TRACK: "1" } });
+  await waitForPort(port, 30_000, "ferretdb", proc);
+  const ferret: Service = { name: "ferretdb", proc, stop: () => stopProcess(proc) };
+  return {
+    url: `mongodb://127.0.0.1:${port}/?replicaSet=rs0`,
+    services: [ferret, pg],
+    afterBootstrap: async (db) => ferretIndexes(pg.bin, pg.url, db),
+  };
+}
+
+function hasMongod(): boolean {
+  try { execFileSync("sh", ["-c", "command -v mongod"], { stdio: "ignore" }); return true; } catch { return false; }
+}
+
+async function startMongod(o: { dataDir: string; logDir: string; port: number }): Promise<Metadata> {
+  const dbpath = path.join(o.dataDir, "mongod");
+  mkdirSync(dbpath, { recursive: true });
+  const fd = logFile(o.logDir, "mongod");
+  const proc = spawn("mongod", ["--replSet", "rs0", "--port", String(o.port), "--bind_ip", "127.0.0.1", "--dbpath", dbpath], { stdio: ["ignore", fd, fd] });
+  await waitForPort(o.port, 30_000, "mongod", proc);
+  const c = new MongoClient(`mongodb://127.0.0.1:${o.port}/?directConnection=true`);
+  await c.connect();
+  await c.db("admin").command({ replSetInitiate: { _id: "rs0", members: [{ _id: 0, host: `127.0.0.1:${o.port}` }] } }).catch(() => { /* initiated already */ });
+  await c.close();
+  return { url: `mongodb://127.0.0.1:${o.port}/?replicaSet=rs0`, services: [{ name: "mongod", proc, stop: () => stopProcess(proc) }], afterBootstrap: async () => {} };
+}
+
+/**
+ * FerretDB v1 creates its indexes as btree indexes that its own queries (`_jsonb->'f' @> …`)
+ * cannot use, so every lookup is a table scan. GIN expression indexes on the fields our hot
+ * queries filter by make those lookups index scans. Needed only for FerretDB; idempotent.
+ */
+export const FERRET_GIN_FIELDS: Record<string, string[]> = {
+  files: ["_id", "fid", "domain"],
+  domains: ["_id"],
+  classes: ["_id", "domain"],
+  hosts: ["_id", "hostname"],
+  devices: ["_id"],
+  counters: ["_id"],
+  deadletters: ["_id"],
+};
+
+async function ferretIndexes(bin: string, url: string, db: string): Promise<void> {
+  const u = new URL(url);
+  const psql = (sql: string) => pgRun(path.join(bin, "psql"), ["-h", u.hostname, "-p", u.port, "-U", "postgres", "-d", "ferretdb", "-v", "ON_ERROR_STOP=1", "-tAc", sql]);
+  const schema = db.replace(/[^a-z0-9_]/gi, "");
+  for (const [collection, fields] of Object.entries(FERRET_GIN_FIELDS)) {
+    const table = psql(`SELECT _jsonb->>'table' FROM "${schema}"._ferretdb_database_metadata WHERE _jsonb->>'_id' = '${collection}'`).trim();
+    if (!/^[a-z0-9_]+$/.test(table)) continue; // collection not created yet
+    for (const f of fields) {
+      const idx = `${table}_gin_${f.replace(/[^a-z0-9]/gi, "")}`.slice(0, 63);
+      psql(`CREATE INDEX IF NOT EXISTS "${idx}" ON "${schema}"."${table}" USING gin ((_jsonb->'${f}') jsonb_path_ops)`);
+    }
+  }
+}
+

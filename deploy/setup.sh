@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs everything mogile needs on a fresh machine; idempotent and quick when already done.
+# Called by `npm start`, `npm test` and `npm run bench`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+TOOLS=$ROOT/.tools/bin
+NATS_VERSION=v2.12.1
+FERRET_VERSION=v1.24.2
+mkdir -p "$TOOLS"
+log() { echo "[setup] $*" >&2; }
+
+# npm dependencies
+if [ ! -d node_modules/@nats-io/jetstream ] || [ package.json -nt node_modules/.package-lock.json ]; then
+  log "installing npm dependencies"
+  npm install --no-audit --no-fund --loglevel=error >&2
+fi
+
+# nats-server (pinned; Debian's 2.9 lacks features we use)
+if ! "$TOOLS/nats-server" --version 2>/dev/null | grep -q "${NATS_VERSION}"; then
+  log "building nats-server $NATS_VERSION"
+  GOBIN=$TOOLS GOFLAGS=-mod=mod go install "github.com/nats-io/nats-server/v2@${NATS_VERSION}" >&2
+fi
+
+need_metadata=1
+if [ -n "${MOGILE_MONGO_URL:-}" ] || command -v mongod >/dev/null 2>&1; then need_metadata=0; fi
+
+if [ $need_metadata = 1 ]; then
+  # FerretDB: `go install` leaves its version file empty and the binary refuses to start, so build
+  # from the module source with the version written in
+  if ! "$TOOLS/ferretdb" --version 2>/dev/null | grep -q "${FERRET_VERSION}"; then
+    log "building FerretDB $FERRET_VERSION (about a minute)"
+    SRC=$(cd /tmp && go mod download -json "github.com/FerretDB/FerretDB@${FERRET_VERSION}" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    WORK=$(mktemp -d)
+    cp -r "$SRC/." "$WORK/"
+    chmod -R u+w "$WORK"
+    echo "$FERRET_VERSION" > "$WORK/build/version/version.txt"
+    (cd "$WORK" && go build -trimpath -o "$TOOLS/ferretdb" ./cmd/ferretdb) >&2
+    rm -rf "$WORK"
+  fi
+  # PostgreSQL backend for FerretDB (see README: its SQLite backend cannot use indexes)
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    log "installing PostgreSQL from Debian"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q postgresql >&2 || { apt-get update -q >&2 && apt-get install -y -q postgresql >&2; }
+  fi
+fi
+log "ready"

@@ -1,0 +1,191 @@
+// The typed mogile SDK: tracker commands over NATS request-reply, plus streaming put/get with failover.
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
+import { Readable, PassThrough } from "node:stream";
+import { subjects } from "./subjects.ts";
+import { MogileError, isErrorCode } from "./errors.ts";
+import type { Command, Request, Reply } from "./schemas.ts";
+import { httpRequest, drain, readText, HttpError } from "./http.ts";
+
+export interface ClientOptions {
+  /** NATS server URL(s); default MOGILE_NATS_URL or nats://127.0.0.1:4222 */
+  servers?: string | string[];
+  /** reuse an existing connection (the client will not close it) */
+  nc?: NatsConnection;
+  /** per-request timeout for tracker commands (ms) */
+  timeoutMs?: number;
+  name?: string;
+}
+
+export interface PutOptions {
+  class?: string;
+  /** the body's length, when known; storage and create_close both verify it */
+  size?: number;
+  /** upload timeout per attempt (ms) */
+  timeoutMs?: number;
+}
+export interface PutResult { fid: number; key: string; length: number; devid: number; path: string }
+
+export interface GetOptions {
+  /** an RFC 9110 single range, e.g. "bytes=0-99" */
+  range?: string;
+  timeoutMs?: number;
+}
+export interface GetResult {
+  body: Readable;
+  status: 200 | 206;
+  /** bytes in `body` */
+  contentLength: number;
+  /** set for 206 replies */
+  contentRange?: string;
+  path: string;
+}
+
+/** Decodes a tracker reply: service errors carry `{error, message}` in the body. */
+function decode<T>(data: Uint8Array, hdrs: MsgHdrs | undefined): T {
+  const text = new TextDecoder().decode(data);
+  if (hdrs?.get("Nats-Service-Error")) {
+    let body: { error?: string; message?: string } = {};
+    try { body = JSON.parse(text); } catch { /* fall through to the header text */ }
+    const code = body.error ?? hdrs.get("Nats-Service-Error");
+    throw new MogileError(isErrorCode(code) ? code : "failure", body.message ?? hdrs.get("Nats-Service-Error"));
+  }
+  return JSON.parse(text) as T;
+}
+
+export class MogileClient {
+  private constructor(readonly nc: NatsConnection, private readonly owned: boolean, private readonly timeoutMs: number) {}
+
+  /** Connect to the cluster's NATS servers. */
+  static async connect(opts: ClientOptions = {}): Promise<MogileClient> {
+    if (opts.nc) return new MogileClient(opts.nc, false, opts.timeoutMs ?? 10_000);
+    const servers = opts.servers ?? process.env.MOGILE_NATS_URL ?? "nats://127.0.0.1:4222";
+    const nc = await connect({
+      servers: typeof servers === "string" ? servers.split(",") : servers,
+      name: opts.name ?? "mogile-client",
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+    });
+    return new MogileClient(nc, true, opts.timeoutMs ?? 10_000);
+  }
+
+  /** Send one tracker command; throws MogileError with the MogileFS code on failure. */
+  async rpc<C extends Command>(command: C, args: Request<C>, timeoutMs = this.timeoutMs): Promise<Reply<C>> {
+    try {
+      const msg = await this.nc.request(subjects.rpc(command), JSON.stringify(args), { timeout: timeoutMs });
+      return decode<Reply<C>>(msg.data, msg.headers);
+    } catch (err) {
+      if (err instanceof MogileError) throw err;
+      const text = String((err as Error)?.message ?? err);
+      if (/no responders/i.test(text) || (err as { name?: string }).name === "NoRespondersError") throw new MogileError("unavailable", `no tracker answers ${command}`);
+      if (/timeout/i.test(text)) throw new MogileError("timeout", `${command} timed out after ${timeoutMs} ms`);
+      throw err;
+    }
+  }
+
+  createDomain(domain: string) { return this.rpc("create_domain", { domain }); }
+  createClass(domain: string, cls: string, mindevcount: number) { return this.rpc("create_class", { domain, class: cls, mindevcount }); }
+  getPaths(domain: string, key: string, opts: { noverify?: boolean; pathcount?: number } = {}) {
+    return this.rpc("get_paths", { domain, key, noverify: opts.noverify ?? true, pathcount: opts.pathcount ?? 2 });
+  }
+  fileInfo(domain: string, key: string) { return this.rpc("file_info", { domain, key, devices: true }); }
+  delete(domain: string, key: string) { return this.rpc("delete", { domain, key }); }
+  list(domain: string, opts: { prefix?: string; after?: string; limit?: number } = {}) {
+    return this.rpc("list_keys", { domain, ...opts });
+  }
+
+  /**
+   * Store `body` under `key`. A Buffer is retried on every candidate device; a stream fails over
+   * only while none of it has been consumed. The key is linked only after the upload is verified.
+   */
+  async put(domain: string, key: string, body: Buffer | Readable | string, opts: PutOptions = {}): Promise<PutResult> {
+    const data = typeof body === "string" ? Buffer.from(body) : body;
+    const size = Buffer.isBuffer(data) ? data.length : opts.size;
+    const open = await this.rpc("create_open", { domain, key, class: opts.class, multi_dest: true, size });
+    const errors: string[] = [];
+    for (const dest of open.dests) {
+      try {
+        const headers = size !== undefined ? { "content-length": size } : undefined;
+        const res = await httpRequest(dest.path, { method: "PUT", body: data, headers, timeoutMs: opts.timeoutMs ?? 120_000 });
+        if (res.statusCode !== 201 && res.statusCode !== 200 && res.statusCode !== 204) {
+          const text = await readText(res);
+          throw new HttpError(`PUT ${dest.path}: ${res.statusCode} ${text.trim()}`, res.statusCode ?? null, false);
+        }
+        await drain(res);
+        const written = Number(res.headers["x-mogile-length"] ?? size ?? 0);
+        const closed = await this.rpc("create_close", { domain, key, fid: open.fid, devid: dest.devid, path: dest.path, size: size ?? written });
+        return { fid: closed.fid, key, length: closed.length, devid: dest.devid, path: dest.path };
+      } catch (err) {
+        if (err instanceof MogileError) throw err;
+        errors.push((err as Error).message);
+        const replayable = Buffer.isBuffer(data) || (err instanceof HttpError && err.beforeBody);
+        if (!replayable) break;
+      }
+    }
+    throw new MogileError("upload_failed", errors.join("; "));
+  }
+
+  /**
+   * Read `key` as a stream, trying each path in turn; if a copy fails mid-stream the rest is
+   * fetched from the next path with a Range request, so the caller sees one unbroken stream.
+   */
+  async get(domain: string, key: string, opts: GetOptions = {}): Promise<GetResult> {
+    const { paths } = await this.getPaths(domain, key, { pathcount: 10 });
+    if (paths.length === 0) throw new MogileError("read_failed", `${domain}/${key} has no readable copy`);
+    const errors: string[] = [];
+    for (let i = 0; i < paths.length; i++) {
+      try {
+        const res = await httpRequest(paths[i], { method: "GET", headers: opts.range ? { range: opts.range } : undefined, timeoutMs: opts.timeoutMs ?? 30_000 });
+        if (res.statusCode === 416) {
+          await drain(res);
+          throw new MogileError("range_not_satisfiable", `${opts.range} is outside ${domain}/${key}`);
+        }
+        if (res.statusCode !== 200 && res.statusCode !== 206) {
+          await drain(res);
+          throw new HttpError(`GET ${paths[i]}: ${res.statusCode}`, res.statusCode ?? null, true);
+        }
+        const contentLength = Number(res.headers["content-length"] ?? 0);
+        const contentRange = res.headers["content-range"];
+        const start = contentRange ? Number(/bytes (\d+)-/.exec(contentRange)?.[1] ?? 0) : 0;
+        const body = resumable(res, paths.slice(i + 1), start, contentLength, opts.timeoutMs ?? 30_000);
+        return { body, status: res.statusCode as 200 | 206, contentLength, contentRange, path: paths[i] };
+      } catch (err) {
+        if (err instanceof MogileError) throw err;
+        errors.push((err as Error).message);
+      }
+    }
+    throw new MogileError("read_failed", errors.join("; "));
+  }
+
+  async close(): Promise<void> {
+    if (this.owned) await this.nc.drain();
+  }
+}
+
+/** Wraps a response so that a mid-stream failure continues from the next path at the same offset. */
+function resumable(first: Readable, others: string[], start: number, length: number, timeoutMs: number): Readable {
+  const out = new PassThrough({ highWaterMark: 1 << 20 });
+  let sent = 0;
+  const pump = async () => {
+    let src: Readable = first;
+    for (let next = 0; ; ) {
+      try {
+        for await (const chunk of src) {
+          sent += chunk.length;
+          if (!out.write(chunk)) await new Promise((r) => out.once("drain", r));
+        }
+        if (sent >= length) break;
+        throw new Error(`copy ended early at ${sent} of ${length} bytes`);
+      } catch (err) {
+        if (next >= others.length) throw err;
+        const from = start + sent;
+        const res = await httpRequest(others[next++], { method: "GET", headers: { range: `bytes=${from}-${start + length - 1}` }, timeoutMs });
+        if (res.statusCode !== 206) { await drain(res); throw err; }
+        src = res;
+      }
+    }
+    out.end();
+  };
+  pump().catch((err) => out.destroy(err));
+  return out;
+}

@@ -1,0 +1,48 @@
+// Every NATS subject, stream, consumer and KV bucket name used by mogile, declared once.
+//
+// Grammar:
+//   mogile.rpc.<command>               request-reply, served by the `query` actors (queue group)
+//   mogile.hb.<hostid>.<devid>         device heartbeats (JetStream stream MOGILE_HB)
+//   mogile.job.replicate               replicate jobs (work-queue stream MOGILE_REPLICATE)
+//   mogile.job.delete                  delete jobs (work-queue stream MOGILE_DELETE)
+//   mogile.storage.<hostid>.<verb>     requests to one storage agent (e.g. `fetch`)
+//   mogile.event.<kind>                fire-and-forget events (file changes, device changes)
+
+export const SERVICE_NAME = "mogile-tracker";
+export const SERVICE_QUEUE = "mogile-query";
+
+export const subjects = {
+  rpcPrefix: "mogile.rpc",
+  rpc: (command: string) => `mogile.rpc.${command}`,
+  heartbeat: (hostid: number, devid: number) => `mogile.hb.${hostid}.${devid}`,
+  heartbeatAll: "mogile.hb.>",
+  replicateJob: "mogile.job.replicate",
+  deleteJob: "mogile.job.delete",
+  storage: (hostid: number, verb: string) => `mogile.storage.${hostid}.${verb}`,
+  /** a file's key→fid mapping or location set changed: query actors evict caches */
+  fileChanged: "mogile.event.file.changed",
+  /** host/device rows changed in the database: query actors reload their device table */
+  devicesChanged: "mogile.event.device.changed",
+  /** observed device state changed (monitor) */
+  deviceState: "mogile.event.device.state",
+} as const;
+
+export const streams = {
+  heartbeats: "MOGILE_HB",
+  replicate: "MOGILE_REPLICATE",
+  delete: "MOGILE_DELETE",
+} as const;
+
+export const consumers = {
+  replicator: "replicator",
+  deleter: "deleter",
+} as const;
+
+export const buckets = {
+  /** observed device state, key `dev.<devid>`, written by the monitor */
+  deviceState: "mogile-devstate",
+  /** open uploads (create_open → create_close), key `fid.<fid>`; the reaper expires them */
+  uploads: "mogile-uploads",
+  /** leader leases, key = role */
+  leases: "mogile-leases",
+} as const;
