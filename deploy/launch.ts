@@ -1,0 +1,88 @@
+// `npm start`: a complete single-machine cluster in the foreground; Ctrl-C stops it cleanly.
+// Usage: tsx deploy/launch.ts [--query N] [--replicator N] [--deleter N] [--monitor N] [--reaper N]
+//                             [--gateway N] [--hosts N] [--devices-per-host N]
+import { parseArgs } from "node:util";
+import path from "node:path";
+import { mkdirSync } from "node:fs";
+import { startCluster, ROLES, type Role } from "./cluster.ts";
+import { MogileClient } from "../protocol/client.ts";
+
+const count = { type: "string" } as const;
+const { values } = parseArgs({
+  options: {
+    query: count, replicator: count, deleter: count, monitor: count, reaper: count, gateway: count,
+    hosts: count, "devices-per-host": count,
+    help: { type: "boolean", short: "h" },
+  },
+});
+if (values.help) {
+  process.stdout.write(`usage: npm start -- [--query N] [--replicator N] [--deleter N] [--monitor N] [--reaper N] [--hosts N] [--devices-per-host N]
+environment: MOGILE_DATA_DIR (./var)  MOGILE_HTTP_PORT (7080)  MOGILE_NATS_PORT (4222)  MOGILE_STORAGE_PORT (7500, one per host)
+             MOGILE_MONGO_URL (use an existing MongoDB replica set instead of the embedded FerretDB)
+`);
+  process.exit(0);
+}
+const num = (v: string | undefined, dflt: number, name: string) => {
+  const n = v === undefined ? dflt : Number(v);
+  if (!Number.isInteger(n) || n < 0) { process.stderr.write(`--${name} must be a whole number\n`); process.exit(2); }
+  return n;
+};
+const counts = Object.fromEntries(ROLES.map((r) => [r, num(values[r], 1, r)])) as Record<Role, number>;
+counts.gateway = Math.min(counts.gateway, 1); // one HTTP port
+const dataDir = path.resolve(process.env.MOGILE_DATA_DIR ?? "./var");
+mkdirSync(dataDir, { recursive: true });
+const httpPort = Number(process.env.MOGILE_HTTP_PORT ?? 7080);
+
+const say = (s: string) => process.stdout.write(`[mogile] ${s}\n`);
+say(`starting a cluster in ${dataDir} …`);
+const cluster = await startCluster({
+  dataDir,
+  natsPort: Number(process.env.MOGILE_NATS_PORT ?? 4222),
+  httpPort,
+  storageBasePort: Number(process.env.MOGILE_STORAGE_PORT ?? 7500),
+  hosts: num(values.hosts, 3, "hosts"),
+  devicesPerHost: num(values["devices-per-host"], 2, "devices-per-host"),
+  counts,
+  logs: "inherit",
+});
+
+let stopping = false;
+const stop = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  say(`${signal}: stopping every actor and server …`);
+  await cluster.stop();
+  say("stopped; data kept in " + dataDir);
+  process.exit(0);
+};
+process.on("SIGINT", () => void stop("SIGINT"));
+process.on("SIGTERM", () => void stop("SIGTERM"));
+
+// a dead actor is restarted (with back-off) so the cluster keeps its shape
+for (const a of cluster.actors) watch(a.role as Role, a.proc);
+function watch(role: Role, proc: import("node:child_process").ChildProcess, attempt = 0) {
+  proc.once("exit", (code, sig) => {
+    if (stopping) return;
+    const delay = Math.min(30_000, 500 * 2 ** attempt);
+    say(`${role} exited (${sig ?? code}); restarting in ${delay} ms`);
+    setTimeout(async () => {
+      if (stopping || role === "gateway") return; // the gateway holds a fixed port: restart by hand
+      const a = await cluster.spawnActor(role);
+      watch(role, a.proc, attempt + 1);
+    }, delay).unref();
+  });
+}
+
+const client = await MogileClient.connect({ servers: cluster.natsUrl });
+const want = cluster.storage.reduce((n, s) => n + s.devids.length, 0);
+for (let i = 0; i < 300; i++) {
+  const devs = await client.rpc("get_devices", {}).catch(() => ({ devices: [] }));
+  if (devs.devices.filter((d) => d.observed_state === "writeable").length >= want) break;
+  await new Promise((r) => setTimeout(r, 100));
+}
+await client.close();
+const url = cluster.httpUrl;
+say(`ready: HTTP facade at ${url}   NATS at ${cluster.natsUrl}   metadata at ${cluster.mongoUrl}`);
+say(`try:   curl -X POST -H 'content-type: application/json' -d '{"domain":"demo"}' ${url}/v1/domains`);
+say(`       curl -T README.md ${url}/v1/domains/demo/files/docs%2Freadme && curl ${url}/v1/domains/demo/files/docs%2Freadme`);
+say("Ctrl-C stops everything cleanly");
