@@ -85,6 +85,8 @@ export const ListKeys = z.object({
   limit: zint(1).default(1000),
 });
 export const Noop = z.object({});
+/** mogile addition: jobs the replicator or deleter gave up on, for operators */
+export const FailedJobs = z.object({ kind: z.enum(["replicate", "delete"]).optional(), limit: zint(1).max(1000).default(100) });
 
 /** Request schemas by command name: the query actor dispatches through this map. */
 export const requests = {
@@ -103,6 +105,7 @@ export const requests = {
   delete: Delete,
   list_keys: ListKeys,
   noop: Noop,
+  failed_jobs: FailedJobs,
 } as const;
 export type Command = keyof typeof requests;
 export type Request<C extends Command> = z.input<(typeof requests)[C]>;
@@ -126,6 +129,7 @@ export interface Replies {
   delete: Record<string, never>;
   list_keys: { keys: string[]; key_count: number; next_after: string };
   noop: Record<string, never>;
+  failed_jobs: { jobs: { kind: string; fid: number; error: string; at: string; deliveries: number }[] };
 }
 export type Reply<C extends Command> = Replies[C];
 

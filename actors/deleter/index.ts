@@ -11,6 +11,8 @@ import { startJobLoop, ack, retry, type Outcome } from "../runtime/jobs.ts";
 import type { Logger } from "../runtime/log.ts";
 
 const Config = z.object({
+  /** retry delays in ms for temporary failures, comma-separated (the last one repeats) */
+  MOGILE_DELETER_RETRY_MS: z.string().optional().transform((v) => (v ? v.split(",").map(Number).filter((n) => n > 0) : undefined)),
   /** delete jobs worked on at once */
   MOGILE_DELETER_CONCURRENCY: z.coerce.number().int().positive().default(32),
   /** deliveries before a job is recorded as failed (a down device can take a while to return) */
@@ -45,7 +47,7 @@ export async function start(ctx: ActorContext) {
     stream: streams.delete, consumer: consumers.deleter, kind: "delete",
     concurrency: cfg.MOGILE_DELETER_CONCURRENCY,
     maxDeliver: cfg.MOGILE_DELETER_MAX_DELIVER,
-    retryScheduleMs: RETRY_MS,
+    retryScheduleMs: cfg.MOGILE_DELETER_RETRY_MS ?? RETRY_MS,
     parse: (data) => DeleteJob.parse(JSON.parse(new TextDecoder().decode(data))),
     fid: (j) => j.fid,
     handle: (job) => removeCopies(devices, ctx.log, job),

@@ -47,6 +47,12 @@ export function createApp(client: MogileClient, log: Logger): Hono<Env> {
 
   app.get("/v1/domains", async (c) => c.json(await client.rpc("get_domains", {})));
 
+  app.get("/v1/admin/failed-jobs", async (c) => {
+    const kind = c.req.query("kind");
+    if (kind !== undefined && kind !== "replicate" && kind !== "delete") throw new MogileError("bad_request", "kind is replicate or delete");
+    return c.json(await client.rpc("failed_jobs", { kind }));
+  });
+
   app.post("/v1/domains/:domain/classes", async (c) => {
     const body = await jsonBody(c, ClassBody);
     return c.json(await client.createClass(c.req.param("domain"), body.class, body.mindevcount), 201);

@@ -71,10 +71,13 @@ export async function start(actor: ActorContext) {
   log.info("serving tracker commands", { service: SERVICE_NAME, commands: Object.keys(requests).length });
 
   const { stopped, done } = stoppedSignal();
-  svc.stopped.then(() => done(), (err) => done(err as Error));
+  let stopping = false;
+  // the service ending on its own (not through stop()) is a failure of this actor
+  svc.stopped.then((err) => { if (!stopping) done(err ?? new Error("service stopped")); }, (err) => done(err as Error));
   return {
     stopped,
     async stop() {
+      stopping = true;
       // stop taking requests, then let in-flight ones finish (bounded by the actor's force deadline)
       await svc.stop().catch(() => {});
       evictions.unsubscribe();

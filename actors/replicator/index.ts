@@ -14,6 +14,8 @@ import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "../runtime/log.ts";
 
 const Config = z.object({
+  /** retry delays in ms for temporary failures, comma-separated (the last one repeats) */
+  MOGILE_REPLICATOR_RETRY_MS: z.string().optional().transform((v) => (v ? v.split(",").map(Number).filter((n) => n > 0) : undefined)),
   /** replicate jobs worked on at once by this actor */
   MOGILE_REPLICATOR_CONCURRENCY: z.coerce.number().int().positive().default(64),
   /** deliveries before a job is recorded as failed */
@@ -130,7 +132,7 @@ export async function start(ctx: ActorContext) {
     stream: streams.replicate, consumer: consumers.replicator, kind: "replicate",
     concurrency: cfg.MOGILE_REPLICATOR_CONCURRENCY,
     maxDeliver: cfg.MOGILE_REPLICATOR_MAX_DELIVER,
-    retryScheduleMs: RETRY_MS,
+    retryScheduleMs: cfg.MOGILE_REPLICATOR_RETRY_MS ?? RETRY_MS,
     parse: (data) => ReplicateJob.parse(JSON.parse(new TextDecoder().decode(data))),
     fid: (j) => j.fid,
     handle: (job) => replicate(deps, job),

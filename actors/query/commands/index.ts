@@ -9,6 +9,7 @@ import { createOpen } from "./create_open.ts";
 import { createClose } from "./create_close.ts";
 import { getPaths } from "./get_paths.ts";
 import { deleteFile, fileInfo, listKeys } from "./files.ts";
+import { failedJobs } from "./failed_jobs.ts";
 
 type Handlers = { [C in Command]: (ctx: QueryContext, a: Parsed<C>) => Promise<Reply<C>> };
 
@@ -28,4 +29,5 @@ export const handlers: Handlers = {
   delete: deleteFile,
   list_keys: listKeys,
   noop: async () => ({}),
+  failed_jobs: failedJobs,
 };

@@ -1,0 +1,194 @@
+// The benchmark (`npm run bench`): starts a private cluster, measures store, get_paths, replication
+// and big-file streaming rates, and prints a table next to original-MogileFS figures.
+// Env: MOGILE_BENCH_QUICK=1 (smoke run), MOGILE_BENCH_QUERY / MOGILE_BENCH_REPLICATOR (actor counts),
+// MOGILE_BENCH_KEEP=1 (keep the data dir and logs).
+import http from "node:http";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { startCluster, type Cluster } from "../deploy/cluster.ts";
+import { MogileClient } from "../protocol/client.ts";
+import { streams, consumers } from "../protocol/subjects.ts";
+import { MiB, pattern, log, fmt, mib, until, runPool, patternStream, consumeChecked, table, type PoolResult } from "./util.ts";
+import { rssSampler, cpuSnapshot, cpuReport } from "./procs.ts";
+
+const QUICK = process.env.MOGILE_BENCH_QUICK === "1";
+const PHASE_MS = QUICK ? 1_000 : 5_000;
+const BURST = QUICK ? 200 : 2_000;
+const BIG = QUICK ? 64 * MiB : 1024 * MiB;
+const WAIT_MS = 300_000;
+const DOMAIN = "bench";
+const SMALL = pattern.subarray(0, 4096);
+const envCount = (name: string) => Math.max(1, Number(process.env[name] ?? 1) || 1);
+
+const dataDir = mkdtempSync(path.join(tmpdir(), "mogile-bench-"));
+let cluster: Cluster | undefined;
+let client: MogileClient | undefined;
+let cleaning: Promise<void> | undefined;
+const cleanup = () => (cleaning ??= (async () => {
+  log("stopping cluster");
+  await client?.close().catch(() => {});
+  await cluster?.stop().catch((err) => log(`stop failed: ${(err as Error).message}`));
+  if (process.env.MOGILE_BENCH_KEEP) log(`kept ${dataDir}`);
+  else rmSync(dataDir, { recursive: true, force: true });
+})());
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => { log(`${sig}: cleaning up`); void cleanup().finally(() => process.exit(130)); });
+}
+
+const rows: string[][] = [["measurement", "mogile", "MogileFS", "notes"]];
+const cpuLines: string[] = [];
+const rate = (r: PoolResult) => r.ops / r.seconds;
+const errNote = (r: PoolResult) => (r.errors ? `${r.errors} errors (${r.firstError})` : "");
+
+async function main(): Promise<void> {
+  const counts = { query: envCount("MOGILE_BENCH_QUERY"), replicator: envCount("MOGILE_BENCH_REPLICATOR") };
+  log(`starting cluster in ${dataDir} (query x${counts.query}, replicator x${counts.replicator}${QUICK ? ", quick" : ""})`);
+  const cl = (cluster = await startCluster({ dataDir, logs: "files", counts }));
+  const c = (client = await MogileClient.connect({ servers: cl.natsUrl, name: "bench" }));
+  const devices = cl.storage.reduce((n, s) => n + s.devids.length, 0);
+  await until(async () => (await c.rpc("get_devices", {})).devices.filter((d) => d.observed_state === "writeable").length === devices, 60_000, `${devices} writeable devices`, 200);
+  await c.createDomain(DOMAIN);
+  const jsm = await jetstreamManager(c.nc);
+  const labels = new Map<number, string>([...cl.actors.map((a) => [a.proc.pid!, a.instance] as const), ...cl.storage.map((s) => [s.proc.pid!, `storage-${s.host}`] as const)]);
+
+  /** runs fn, logging and keeping the CPU breakdown of the cluster while it ran */
+  const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const before = cpuSnapshot(dataDir, labels);
+    const t0 = performance.now();
+    const out = await fn();
+    const line = `${name}: ${cpuReport(before, cpuSnapshot(dataDir, labels), (performance.now() - t0) / 1000)}`;
+    log(`cpu ${line}`);
+    cpuLines.push(line);
+    return out;
+  };
+  const queueIdle = async (jm: JetStreamManager) => {
+    const [s, ci] = await Promise.all([jm.streams.info(streams.replicate), jm.consumers.info(streams.replicate, consumers.replicator)]);
+    return s.state.messages === 0 && ci.num_ack_pending === 0 && ci.num_pending === 0;
+  };
+  const settle = async (what: string) => {
+    const t0 = performance.now();
+    await until(() => queueIdle(jsm), WAIT_MS, `replication queue to drain (${what})`, 200);
+    log(`replication queue drained after ${what} in ${fmt((performance.now() - t0) / 1000, 1)} s`);
+  };
+
+  // 1. small-file store rate
+  const stored: string[] = [];
+  for (const conc of [1, 8]) {
+    log(`storing 4 KiB files, concurrency ${conc} ...`);
+    const r = await phase(`store c=${conc}`, () => runPool({ concurrency: conc, durationMs: PHASE_MS, maxOps: 200_000 }, async (i) => {
+      await c.put(DOMAIN, `s${conc}/${i}`, SMALL);
+      stored.push(`s${conc}/${i}`);
+    }));
+    rows.push([`store 4 KiB, ${conc} client${conc > 1 ? "s" : ""}`, `${fmt(rate(r))} files/s`, conc === 8 ? "85 files/s" : "", `${r.ops} files${r.errors ? "; " + errNote(r) : ""}`]);
+  }
+  if (!stored.length) throw new Error("no file was stored");
+  await settle("store phases");
+
+  // 2. get_paths rate
+  for (const conc of [1, 8, 64]) {
+    log(`get_paths (noverify), concurrency ${conc} ...`);
+    const r = await phase(`get_paths c=${conc}`, () => runPool({ concurrency: conc, durationMs: PHASE_MS, maxOps: 5_000_000 }, async (i) => {
+      const p = await c.rpc("get_paths", { domain: DOMAIN, key: stored[i % stored.length], noverify: true, pathcount: 2 });
+      if (!p.paths.length) throw new Error(`no paths for ${stored[i % stored.length]}`);
+    }));
+    rows.push([`get_paths, ${conc} client${conc > 1 ? "s" : ""}`, `${fmt(rate(r))} /s`, conc === 8 ? "4,600 /s" : "", errNote(r)]);
+  }
+
+  // 3. replication of a burst
+  log(`replication burst: storing ${BURST} files at concurrency 32 ...`);
+  const burstKeys: string[] = [];
+  const t0 = performance.now();
+  const elapsed = () => (performance.now() - t0) / 1000;
+  const w = await phase("burst write", () => runPool({ concurrency: 32, durationMs: WAIT_MS, maxOps: BURST }, async (i) => {
+    await c.put(DOMAIN, `burst/${i}`, SMALL);
+    burstKeys.push(`burst/${i}`);
+  }));
+  const writeS = elapsed();
+  log(`burst written in ${fmt(writeS, 2)} s; waiting for replication ...`);
+  const sample = Array.from({ length: Math.min(100, burstKeys.length) }, (_, i) => burstKeys[Math.floor((i * burstKeys.length) / Math.min(100, burstKeys.length))]);
+  await phase("burst replication", () => until(async () => {
+    if (!(await queueIdle(jsm))) return false;
+    const infos = await Promise.all(sample.map((k) => c.fileInfo(DOMAIN, k)));
+    return infos.every((f) => f.devcount === 2);
+  }, WAIT_MS - writeS * 1000, "burst replication (queue empty, sample devcount 2)", 50));
+  const totalS = elapsed();
+  rows.push([`${fmt(BURST)}-file burst: write, 32 clients`, `${fmt(writeS, 2)} s`, "", `${fmt(w.ops / writeS)} files/s${w.errors ? "; " + errNote(w) : ""}`]);
+  rows.push([`${fmt(BURST)}-file burst: fully replicated`, `${fmt(totalS, 2)} s`, "13–16 s", `from burst start; ${sample.length}-key sample verified`]);
+
+  // 4. big-file streaming, SDK and HTTP gateway
+  const gateway = cl.actors.find((a) => a.role === "gateway")!;
+  const storagePids = cl.storage.map((s) => s.proc.pid!);
+  const big = async (label: string, fn: () => Promise<void>) => {
+    log(`${label} (${mib(BIG)}) ...`);
+    const sampler = rssSampler([gateway.proc.pid!, ...storagePids]);
+    const t = performance.now();
+    await phase(label, fn);
+    const s = (performance.now() - t) / 1000;
+    const peak = sampler.stop();
+    const note = `peak RSS storage ${mib(Math.max(...storagePids.map((p) => peak.get(p) ?? 0)))} (max of ${storagePids.length}), gateway ${mib(peak.get(gateway.proc.pid!) ?? 0)}`;
+    rows.push([`${mib(BIG)} ${label}`, `${fmt(BIG / 1e6 / s, 1)} MB/s`, "", note]);
+  };
+  const replicated = async (key: string) => {
+    const t = performance.now();
+    await until(async () => (await c.fileInfo(DOMAIN, key)).devcount === 2 && (await queueIdle(jsm)), WAIT_MS, `${key} replicated`, 200);
+    log(`${key} replicated in ${fmt((performance.now() - t) / 1000, 1)} s`);
+  };
+  await big("upload, SDK", async () => void (await c.put(DOMAIN, "big/sdk", patternStream(BIG), { size: BIG, timeoutMs: 120_000 })));
+  await replicated("big/sdk");
+  await big("download, SDK", async () => {
+    const g = await c.get(DOMAIN, "big/sdk", { timeoutMs: 120_000 });
+    const n = await consumeChecked(g.body);
+    if (n !== BIG) throw new Error(`SDK download got ${n} of ${BIG} bytes`);
+  });
+  const url = `${cl.httpUrl}/v1/domains/${DOMAIN}/files/big/http`;
+  await big("upload, HTTP gateway", () => gatewayPut(url, BIG));
+  await replicated("big/http");
+  await big("download, HTTP gateway", async () => {
+    const n = await gatewayGet(url);
+    if (n !== BIG) throw new Error(`gateway download got ${n} of ${BIG} bytes`);
+  });
+
+  process.stdout.write(`\nmogile bench${QUICK ? " (QUICK)" : ""}: ${cl.storage.length} hosts x ${devices / cl.storage.length} devices, ` +
+    `query x${counts.query}, replicator x${counts.replicator}, 4 KiB files with 2 copies\n\n${table(rows)}\n\nCPU by process (% of one core) during each phase:\n`);
+  for (const l of cpuLines) process.stdout.write(`  ${l}\n`);
+}
+
+function gatewayPut(url: string, size: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: "PUT", headers: { "content-length": size, "content-type": "application/octet-stream" } });
+    req.setTimeout(120_000, () => req.destroy(new Error(`PUT ${url} idle for 120 s`)));
+    req.on("error", reject);
+    req.on("response", (res) => {
+      let text = "";
+      res.on("data", (d: Buffer) => { text += d.toString(); });
+      res.on("error", reject);
+      res.on("end", () => (res.statusCode === 201 ? resolve() : reject(new Error(`PUT ${url}: ${res.statusCode} ${text}`))));
+    });
+    patternStream(size).pipe(req);
+  });
+}
+
+function gatewayGet(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, (res) => {
+      if (res.statusCode !== 200) { res.resume(); return reject(new Error(`GET ${url}: ${res.statusCode}`)); }
+      consumeChecked(res).then(resolve, reject);
+    });
+    req.setTimeout(120_000, () => req.destroy(new Error(`GET ${url} idle for 120 s`)));
+    req.on("error", reject);
+  });
+}
+
+let failed = false;
+try {
+  await main();
+} catch (err) {
+  failed = true;
+  log(`failed: ${(err as Error)?.stack ?? err}`);
+  log(`actor logs are in ${dataDir}/logs (set MOGILE_BENCH_KEEP=1 to keep them)`);
+} finally {
+  await cleanup();
+}
+process.exit(failed ? 1 : 0);
