@@ -3,21 +3,23 @@ import { readFileSync, readdirSync } from "node:fs";
 
 const TICKS_PER_S = 100; // Linux USER_HZ
 
-function rss(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
+const read = (file: string) => { try { return readFileSync(file, "utf8"); } catch { return ""; } };
+const rss = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(read(`/proc/${pid}/status`))?.[1] ?? 0) * 1024;
 
-/** Samples VmRSS of each pid every intervalMs; stop() returns the peak bytes per pid. */
+/** Samples VmRSS of each pid every intervalMs; stop() returns the first and the peak bytes per pid. */
 export function rssSampler(pids: number[], intervalMs = 50) {
-  const peak = new Map<number, number>(pids.map((p) => [p, rss(p)]));
+  const start = new Map<number, number>(pids.map((p) => [p, rss(p)]));
+  const peak = new Map(start);
   const sample = () => { for (const p of pids) peak.set(p, Math.max(peak.get(p) ?? 0, rss(p))); };
   const timer = setInterval(sample, intervalMs);
-  return { stop(): Map<number, number> { clearInterval(timer); sample(); return peak; } };
+  return { stop() { clearInterval(timer); sample(); return { start, peak }; } };
+}
+
+const MACHINE = "\0machine";
+/** busy ticks of all CPUs together, from the first line of /proc/stat */
+function machineBusyTicks(): number {
+  const f = read("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  return f.reduce((a, b) => a + b, 0) - (f[3] ?? 0) - (f[4] ?? 0); // minus idle and iowait
 }
 
 interface Stat { pid: number; ppid: number; comm: string; ticks: number }
@@ -26,12 +28,10 @@ function readStats(): Stat[] {
   const out: Stat[] = [];
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
-    try {
-      const s = readFileSync(`/proc/${d}/stat`, "utf8");
-      const close = s.lastIndexOf(")");
-      const f = s.slice(close + 2).split(" "); // f[1] ppid, f[11] utime, f[12] stime
-      out.push({ pid: Number(d), ppid: Number(f[1]), comm: s.slice(s.indexOf("(") + 1, close), ticks: Number(f[11]) + Number(f[12]) });
-    } catch { /* exited meanwhile */ }
+    const s = read(`/proc/${d}/stat`); // empty when it exited meanwhile
+    const close = s.lastIndexOf(")");
+    const f = s.slice(close + 2).split(" "); // f[1] ppid, f[11] utime, f[12] stime
+    if (s) out.push({ pid: Number(d), ppid: Number(f[1]), comm: s.slice(s.indexOf("(") + 1, close), ticks: Number(f[11]) + Number(f[12]) });
   }
   return out;
 }
@@ -43,14 +43,12 @@ function readStats(): Stat[] {
 export function cpuSnapshot(dataDir: string, labels: Map<number, string>): Map<string, number> {
   const stats = readStats();
   const ours = new Set<number>([process.pid]);
-  for (const s of stats) {
-    try { if (readFileSync(`/proc/${s.pid}/cmdline`, "utf8").includes(dataDir)) ours.add(s.pid); } catch { /* gone */ }
-  }
+  for (const s of stats) if (read(`/proc/${s.pid}/cmdline`).includes(dataDir)) ours.add(s.pid);
   for (let grew = true, round = 0; grew && round < 20; round++) {
     grew = false;
     for (const s of stats) if (!ours.has(s.pid) && ours.has(s.ppid)) { ours.add(s.pid); grew = true; }
   }
-  const by = new Map<string, number>();
+  const by = new Map<string, number>([[MACHINE, machineBusyTicks()]]);
   for (const s of stats) {
     if (!ours.has(s.pid)) continue;
     const label = s.pid === process.pid ? "bench client" : labels.get(s.pid) ?? s.comm;
@@ -61,8 +59,10 @@ export function cpuSnapshot(dataDir: string, labels: Map<number, string>): Map<s
 
 /** "query-1 95%, postgres 60%, ..." — the busiest processes between two snapshots, % of one core. */
 export function cpuReport(before: Map<string, number>, after: Map<string, number>, seconds: number, top = 7): string {
-  const rows = [...after].map(([l, t]) => [l, (t - (before.get(l) ?? 0)) / TICKS_PER_S / seconds * 100] as const);
+  const pct = (l: string, t: number) => ((t - (before.get(l) ?? 0)) / TICKS_PER_S / seconds) * 100;
+  const rows = [...after].filter(([l]) => l !== MACHINE).map(([l, t]) => [l, pct(l, t)] as const);
   const total = rows.reduce((a, [, p]) => a + p, 0);
+  const others = pct(MACHINE, after.get(MACHINE) ?? 0) - total;
   const busiest = rows.filter(([, p]) => p >= 1).sort((a, b) => b[1] - a[1]).slice(0, top);
-  return `total ${total.toFixed(0)}%: ` + busiest.map(([l, p]) => `${l} ${p.toFixed(0)}%`).join(", ");
+  return `ours ${total.toFixed(0)}%, other processes ${Math.max(0, others).toFixed(0)}%: ` + busiest.map(([l, p]) => `${l} ${p.toFixed(0)}%`).join(", ");
 }

@@ -4,12 +4,13 @@
 // MOGILE_BENCH_KEEP=1 (keep the data dir and logs).
 import http from "node:http";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { tmpdir, cpus } from "node:os";
 import path from "node:path";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { startCluster, type Cluster } from "../deploy/cluster.ts";
 import { MogileClient } from "../protocol/client.ts";
 import { streams, consumers } from "../protocol/subjects.ts";
+import { readText } from "../protocol/http.ts";
 import { MiB, pattern, log, fmt, mib, until, runPool, patternStream, consumeChecked, table, type PoolResult } from "./util.ts";
 import { rssSampler, cpuSnapshot, cpuReport } from "./procs.ts";
 
@@ -41,6 +42,7 @@ const rows: string[][] = [["measurement", "mogile", "MogileFS", "notes"]];
 const cpuLines: string[] = [];
 const rate = (r: PoolResult) => r.ops / r.seconds;
 const errNote = (r: PoolResult) => (r.errors ? `${r.errors} errors (${r.firstError})` : "");
+const checkLength = (n: number, what: string) => { if (n !== BIG) throw new Error(`${what} got ${n} of ${BIG} bytes`); };
 
 async function main(): Promise<void> {
   const counts = { query: envCount("MOGILE_BENCH_QUERY"), replicator: envCount("MOGILE_BENCH_REPLICATOR") };
@@ -55,12 +57,10 @@ async function main(): Promise<void> {
 
   /** runs fn, logging and keeping the CPU breakdown of the cluster while it ran */
   const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-    const before = cpuSnapshot(dataDir, labels);
-    const t0 = performance.now();
+    const [before, t0] = [cpuSnapshot(dataDir, labels), performance.now()];
     const out = await fn();
-    const line = `${name}: ${cpuReport(before, cpuSnapshot(dataDir, labels), (performance.now() - t0) / 1000)}`;
-    log(`cpu ${line}`);
-    cpuLines.push(line);
+    cpuLines.push(`${name}: ${cpuReport(before, cpuSnapshot(dataDir, labels), (performance.now() - t0) / 1000)}`);
+    log(`cpu ${cpuLines.at(-1)}`);
     return out;
   };
   const queueIdle = async (jm: JetStreamManager) => {
@@ -73,7 +73,11 @@ async function main(): Promise<void> {
     log(`replication queue drained after ${what} in ${fmt((performance.now() - t0) / 1000, 1)} s`);
   };
 
-  // 1. small-file store rate
+  // 1. small-file store rate, after an unmeasured warm-up (JIT, tsx, connection pools, metadata caches)
+  log("warming up ...");
+  const warm = await runPool({ concurrency: 8, durationMs: PHASE_MS / 2, maxOps: 2_000 }, (i) => c.put(DOMAIN, `warm/${i}`, SMALL));
+  if (warm.errors) log(`warm-up: ${errNote(warm)}`);
+  await settle("warm-up");
   const stored: string[] = [];
   for (const conc of [1, 8]) {
     log(`storing 4 KiB files, concurrency ${conc} ...`);
@@ -107,6 +111,7 @@ async function main(): Promise<void> {
   }));
   const writeS = elapsed();
   log(`burst written in ${fmt(writeS, 2)} s; waiting for replication ...`);
+  if (!burstKeys.length) throw new Error(`burst stored nothing: ${errNote(w)}`);
   const sample = Array.from({ length: Math.min(100, burstKeys.length) }, (_, i) => burstKeys[Math.floor((i * burstKeys.length) / Math.min(100, burstKeys.length))]);
   await phase("burst replication", () => until(async () => {
     if (!(await queueIdle(jsm))) return false;
@@ -126,8 +131,10 @@ async function main(): Promise<void> {
     const t = performance.now();
     await phase(label, fn);
     const s = (performance.now() - t) / 1000;
-    const peak = sampler.stop();
-    const note = `peak RSS storage ${mib(Math.max(...storagePids.map((p) => peak.get(p) ?? 0)))} (max of ${storagePids.length}), gateway ${mib(peak.get(gateway.proc.pid!) ?? 0)}`;
+    const { start, peak } = sampler.stop();
+    const worst = storagePids.reduce((a, p) => ((peak.get(p) ?? 0) > (peak.get(a) ?? 0) ? p : a));
+    const rss = (p: number) => `${mib(peak.get(p) ?? 0)} (from ${mib(start.get(p) ?? 0)})`;
+    const note = `peak RSS: storage ${rss(worst)}, gateway ${rss(gateway.proc.pid!)}`;
     rows.push([`${mib(BIG)} ${label}`, `${fmt(BIG / 1e6 / s, 1)} MB/s`, "", note]);
   };
   const replicated = async (key: string) => {
@@ -138,46 +145,34 @@ async function main(): Promise<void> {
   await big("upload, SDK", async () => void (await c.put(DOMAIN, "big/sdk", patternStream(BIG), { size: BIG, timeoutMs: 120_000 })));
   await replicated("big/sdk");
   await big("download, SDK", async () => {
-    const g = await c.get(DOMAIN, "big/sdk", { timeoutMs: 120_000 });
-    const n = await consumeChecked(g.body);
-    if (n !== BIG) throw new Error(`SDK download got ${n} of ${BIG} bytes`);
+    checkLength(await consumeChecked((await c.get(DOMAIN, "big/sdk", { timeoutMs: 120_000 })).body), "SDK download");
   });
   const url = `${cl.httpUrl}/v1/domains/${DOMAIN}/files/big/http`;
-  await big("upload, HTTP gateway", () => gatewayPut(url, BIG));
+  await big("upload, HTTP gateway", async () => {
+    const res = await gatewayRequest("PUT", url, BIG);
+    const text = await readText(res);
+    if (res.statusCode !== 201) throw new Error(`gateway PUT: ${res.statusCode} ${text}`);
+  });
   await replicated("big/http");
   await big("download, HTTP gateway", async () => {
-    const n = await gatewayGet(url);
-    if (n !== BIG) throw new Error(`gateway download got ${n} of ${BIG} bytes`);
+    const res = await gatewayRequest("GET", url);
+    if (res.statusCode !== 200) throw new Error(`gateway GET: ${res.statusCode} ${await readText(res)}`);
+    checkLength(await consumeChecked(res), "gateway download");
   });
 
   process.stdout.write(`\nmogile bench${QUICK ? " (QUICK)" : ""}: ${cl.storage.length} hosts x ${devices / cl.storage.length} devices, ` +
-    `query x${counts.query}, replicator x${counts.replicator}, 4 KiB files with 2 copies\n\n${table(rows)}\n\nCPU by process (% of one core) during each phase:\n`);
+    `query x${counts.query}, replicator x${counts.replicator}, 4 KiB files with 2 copies\n\n${table(rows)}\n\nCPU by process, % of one core (machine: ${cpus().length} cores), during each phase:\n`);
   for (const l of cpuLines) process.stdout.write(`  ${l}\n`);
 }
 
-function gatewayPut(url: string, size: number): Promise<void> {
+/** One plain node:http request to the gateway: a PUT streams `size` pattern bytes; resolves with the response. */
+function gatewayRequest(method: "PUT" | "GET", url: string, size = 0): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: "PUT", headers: { "content-length": size, "content-type": "application/octet-stream" } });
-    req.setTimeout(120_000, () => req.destroy(new Error(`PUT ${url} idle for 120 s`)));
-    req.on("error", reject);
-    req.on("response", (res) => {
-      let text = "";
-      res.on("data", (d: Buffer) => { text += d.toString(); });
-      res.on("error", reject);
-      res.on("end", () => (res.statusCode === 201 ? resolve() : reject(new Error(`PUT ${url}: ${res.statusCode} ${text}`))));
-    });
-    patternStream(size).pipe(req);
-  });
-}
-
-function gatewayGet(url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, (res) => {
-      if (res.statusCode !== 200) { res.resume(); return reject(new Error(`GET ${url}: ${res.statusCode}`)); }
-      consumeChecked(res).then(resolve, reject);
-    });
-    req.setTimeout(120_000, () => req.destroy(new Error(`GET ${url} idle for 120 s`)));
-    req.on("error", reject);
+    const headers = method === "PUT" ? { "content-length": size, "content-type": "application/octet-stream" } : {};
+    const req = http.request(url, { method, headers }, resolve).on("error", reject);
+    req.setTimeout(120_000, () => req.destroy(new Error(`${method} ${url} idle for 120 s`)));
+    if (method === "PUT") patternStream(size).pipe(req);
+    else req.end();
   });
 }
 

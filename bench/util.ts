@@ -16,12 +16,8 @@ export async function until<T>(fn: () => Promise<T | false | null | undefined>, 
   const maxAttempts = Math.ceil(timeoutMs / intervalMs) * 2 + 1;
   let lastErr: unknown;
   for (let i = 0; i < maxAttempts && Date.now() < deadline; i++) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      lastErr = err;
-    }
+    const v = await fn().catch((err) => void (lastErr = err));
+    if (v) return v;
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ""}`);
@@ -36,14 +32,7 @@ export async function runPool(o: { concurrency: number; durationMs: number; maxO
   let next = 0, ops = 0, errors = 0, firstError: string | undefined;
   const worker = async () => {
     while (next < o.maxOps && performance.now() < deadline) {
-      const i = next++;
-      try {
-        await op(i);
-        ops++;
-      } catch (err) {
-        errors++;
-        firstError ??= (err as Error)?.message ?? String(err);
-      }
+      await op(next++).then(() => ops++, (err) => { errors++; firstError ??= (err as Error)?.message ?? String(err); });
     }
   };
   await Promise.all(Array.from({ length: o.concurrency }, worker));
