@@ -146,6 +146,10 @@ export const ReplicateJob = z.object({
   /** when known, the file is found by its primary key (domain, key) instead of by fid */
   domain: z.string().optional(),
   key: z.string().optional(),
+  /** the file as create_close linked it: a first delivery needs no metadata read */
+  class: z.string().optional(),
+  length: z.number().int().min(0).optional(),
+  devids: z.array(zint(1)).optional(),
   reason: z.string().optional(),
   /** when the job was queued (ms) */
   ts: z.number().optional(),

@@ -1,6 +1,6 @@
 // The reaper actor (basic): expires uploads that were opened and never closed, and queues their
-// bytes for deletion. It watches the upload records; taking one is a compare-and-purge, so
-// several reapers (or a racing create_close) never double-act.
+// bytes for deletion. It scans the open-upload records on a timer; taking one is a
+// compare-and-purge, so several reapers (or a racing create_close) never double-act.
 import { z } from "zod";
 import { jetstream } from "@nats-io/jetstream";
 import { subjects } from "../../protocol/subjects.ts";
@@ -11,35 +11,40 @@ import { Uploads } from "../runtime/uploads.ts";
 
 const Config = z.object({
   /** how often expired uploads are looked for (ms) */
-  MOGILE_REAPER_INTERVAL_MS: z.coerce.number().int().positive().default(5_000),
+  MOGILE_REAPER_INTERVAL_MS: z.coerce.number().int().positive().default(10_000),
 });
 
 export async function start(ctx: ActorContext) {
   const cfg = actorConfig(Config);
   const js = jetstream(ctx.nc);
   const uploads = await Uploads.open(ctx.nc);
-  const open = new Map<number, { expiresAt: number; revision: number }>();
-  const stopWatch = await uploads.watch(
-    (u, revision) => open.set(u.fid, { expiresAt: u.expiresAt, revision }),
-    (fid) => open.delete(fid),
-  );
   const abort = new AbortController();
   const { stopped, done } = stoppedSignal();
+  /** expiry of uploads seen in earlier passes, so unexpired ones are not re-read every pass */
+  const seen = new Map<number, number>();
 
   const pass = async (): Promise<number> => {
     const now = Date.now();
+    const fids = await uploads.openFids();
+    const live = new Set(fids);
+    for (const fid of seen.keys()) if (!live.has(fid)) seen.delete(fid);
     let n = 0;
-    for (const [fid, o] of open) {
-      if (o.expiresAt > now) continue;
+    for (const fid of fids) {
+      if (abort.signal.aborted) break;
+      const known = seen.get(fid);
+      if (known !== undefined && known > now) continue;
+      const rec = await uploads.peek(fid);
+      if (!rec) { seen.delete(fid); continue; }
+      if (rec.upload.expiresAt > now) { seen.set(fid, rec.upload.expiresAt); continue; }
       // take the record first: if create_close took it, the upload became a real file and stays
-      const taken = await uploads.take(fid, o.revision);
-      open.delete(fid);
+      const taken = await uploads.take(fid, rec.revision);
+      seen.delete(fid);
       if (!taken) continue;
       const job: DeleteJob = { fid, devids: taken.devids, reason: "expired" };
       await js.publish(subjects.deleteJob, JSON.stringify(job), { msgID: `del-${fid}-expired` });
       n++;
     }
-    if (n) ctx.log.info("expired stale uploads", { count: n, stillOpen: open.size });
+    if (n) ctx.log.info("expired stale uploads", { count: n, stillOpen: fids.length - n });
     return n;
   };
 
@@ -54,7 +59,6 @@ export async function start(ctx: ActorContext) {
     stopped,
     async stop() {
       abort.abort();
-      stopWatch();
       await stopped;
     },
   };

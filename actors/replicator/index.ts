@@ -4,7 +4,7 @@ import { z } from "zod";
 import { streams, consumers, subjects } from "../../protocol/subjects.ts";
 import { ReplicateJob, type StorageFetch } from "../../protocol/schemas.ts";
 import { actorConfig } from "../runtime/config.ts";
-import type { ActorContext, ActorSpec } from "../runtime/actor.ts";
+import { sleep, type ActorContext, type ActorSpec } from "../runtime/actor.ts";
 import { DeviceView } from "../runtime/devices.ts";
 import { classId, fileId, type FileDoc, type Store } from "../runtime/mongo.ts";
 import { startJobLoop, ack, retry, fatal, type Outcome } from "../runtime/jobs.ts";
@@ -41,7 +41,12 @@ async function mindevcount(store: Store, file: FileDoc): Promise<number> {
   return min;
 }
 
-async function findFile(store: Store, job: ReplicateJob): Promise<FileDoc | null> {
+async function findFile(store: Store, job: ReplicateJob, attempt: number): Promise<FileDoc | null> {
+  if (attempt === 1 && job.domain !== undefined && job.key !== undefined && job.class !== undefined && job.length !== undefined && job.devids) {
+    // first delivery of a create_close job: the job says what was linked; the copy is recorded
+    // with a compare on (key, fid), so a file deleted or replaced meanwhile only costs an orphan copy
+    return { _id: fileId(job.domain, job.key), fid: job.fid, domain: job.domain, key: job.key, class: job.class, length: job.length, devids: job.devids, createdAt: new Date(0) };
+  }
   if (job.domain !== undefined && job.key !== undefined) {
     const doc = await store.files.findOne({ _id: fileId(job.domain, job.key) });
     return doc && doc.fid === job.fid ? doc : null;
@@ -49,8 +54,8 @@ async function findFile(store: Store, job: ReplicateJob): Promise<FileDoc | null
   return store.files.findOne({ fid: job.fid });
 }
 
-export async function replicate(d: Deps, job: ReplicateJob): Promise<Outcome> {
-  const file = await findFile(d.store, job);
+export async function replicate(d: Deps, job: ReplicateJob, attempt = 1): Promise<Outcome> {
+  const file = await findFile(d.store, job, attempt);
   if (!file) {
     if (job.ts && Date.now() - job.ts < LINK_GRACE_MS) return retry(`fid ${job.fid} not linked yet`);
     return ack; // deleted or replaced meanwhile: nothing to do
@@ -82,15 +87,32 @@ export async function replicate(d: Deps, job: ReplicateJob): Promise<Outcome> {
       failedDevs.add(dest);
       continue;
     }
-    const res = await d.store.files.updateOne({ _id: file._id, fid: file.fid }, { $addToSet: { devids: dest } });
-    if (res.matchedCount === 0) {
-      // deleted or replaced while we copied: our copy is garbage
-      return orphan(d, file.fid, dest);
-    }
+    const recorded = await recordCopy(d, file, dest, job);
+    // deleted or replaced while we copied: our copy is garbage
+    if (recorded === "gone") return orphan(d, file.fid, dest);
+    if (recorded === "not_yet") return retry(`fid ${file.fid} not linked yet`);
     devids.push(dest);
     d.nc.publish(subjects.fileChanged, JSON.stringify({ domain: file.domain, key: file.key, fid: file.fid }));
   }
   return retry(`fid ${file.fid} still below policy after ${min + 2} rounds`);
+}
+
+/**
+ * Add the copy to the file's locations, compared on (key, fid). create_close queues the job just
+ * before it links the key, so a young job may find nothing to update yet: wait a moment, then
+ * retry the job later rather than throw the copy away.
+ */
+async function recordCopy(d: Deps, file: FileDoc, dest: number, job: ReplicateJob): Promise<"ok" | "gone" | "not_yet"> {
+  for (let wait = 20; ; wait *= 2) {
+    const res = await d.store.files.updateOne({ _id: file._id, fid: file.fid }, { $addToSet: { devids: dest } });
+    if (res.matchedCount > 0) return "ok";
+    const young = job.ts !== undefined && Date.now() - job.ts < LINK_GRACE_MS;
+    if (!young) return "gone";
+    const doc = await d.store.files.findOne({ _id: file._id }, { projection: { fid: 1 } });
+    if (doc && doc.fid !== file.fid) return "gone"; // replaced by a newer version
+    if (wait > 400) return "not_yet";
+    await sleep(wait);
+  }
 }
 
 async function orphan(d: Deps, fid: number, devid: number): Promise<Outcome> {
@@ -135,7 +157,7 @@ export async function start(ctx: ActorContext) {
     retryScheduleMs: cfg.MOGILE_REPLICATOR_RETRY_MS ?? RETRY_MS,
     parse: (data) => ReplicateJob.parse(JSON.parse(new TextDecoder().decode(data))),
     fid: (j) => j.fid,
-    handle: (job) => replicate(deps, job),
+    handle: (job, attempt) => replicate(deps, job, attempt),
   });
   return {
     stopped: loop.stopped,

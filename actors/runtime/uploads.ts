@@ -44,17 +44,17 @@ export class Uploads {
     return Upload.parse(e.json());
   }
 
-  /** Watch every record (current ones first, then changes) — the reaper's view. */
-  async watch(onPut: (u: Upload, revision: number) => void, onGone: (fid: number) => void): Promise<() => void> {
-    const iter = await this.kv.watch({ key: "fid.>" });
-    (async () => {
-      for await (const e of iter) {
-        const fid = Number(e.key.slice(4));
-        if (e.operation === "PUT") {
-          try { onPut(Upload.parse(e.json()), e.revision); } catch { /* malformed: ignore */ }
-        } else onGone(fid);
-      }
-    })().catch(() => {});
-    return () => iter.stop();
+  /** Every open upload's fid (a scan of current keys; cost grows with open uploads, not churn). */
+  async openFids(): Promise<number[]> {
+    const out: number[] = [];
+    for await (const k of await this.kv.keys("fid.>")) out.push(Number(k.slice(4)));
+    return out;
+  }
+
+  /** The current record of an open upload, with its revision. */
+  async peek(fid: number): Promise<{ upload: Upload; revision: number } | null> {
+    const e = await this.kv.get(keyOf(fid));
+    if (!e || e.operation !== "PUT") return null;
+    try { return { upload: Upload.parse(e.json()), revision: e.revision }; } catch { return null; }
   }
 }

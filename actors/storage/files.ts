@@ -1,7 +1,7 @@
 // The storage node's HTTP file server (mogstored): PUT/GET/HEAD/DELETE on MogileFS fid paths.
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rename, stat, unlink } from "node:fs/promises";
+import { mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
@@ -36,6 +36,7 @@ export function fileStore(root: string, devids: number[]): FileStore {
         madeDirs.add(dir);
       }
       const tmp = `${file}.tmp-${randomBytes(6).toString("hex")}`;
+      if (expectedLength !== undefined && expectedLength <= SMALL_BODY) return writeSmall(src, tmp, file, expectedLength);
       // flush: the descriptor is fsynced before close, and pipeline resolves only after close
       const ws = createWriteStream(tmp, { flush: true, highWaterMark: 1 << 20 });
       try {
@@ -53,6 +54,33 @@ export function fileStore(root: string, devids: number[]): FileStore {
       }
     },
   };
+}
+
+/** bodies up to this size are gathered (bounded by their declared length) and written in one call */
+const SMALL_BODY = 256 * 1024;
+
+async function writeSmall(src: Readable, tmp: string, file: string, expected: number): Promise<number> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of src) {
+    n += chunk.length;
+    if (n > expected) throw new StorageError(400, `body longer than its declared ${expected} bytes`);
+    parts.push(chunk);
+  }
+  if (n !== expected) throw new StorageError(400, `short body: got ${n} of ${expected} bytes`);
+  const fh = await open(tmp, "w");
+  try {
+    await fh.writeFile(parts.length === 1 ? parts[0] : Buffer.concat(parts, n));
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => {});
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+  await fh.close();
+  // rename only after the fsync: a crash never exposes a partial file under the fid's name
+  await rename(tmp, file);
+  return n;
 }
 
 export class StorageError extends Error {

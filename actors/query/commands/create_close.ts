@@ -29,20 +29,22 @@ export async function createClose(ctx: QueryContext, a: Parsed<"create_close">):
     return { fid: a.fid, key: "", length: 0 };
   }
   const url = ctx.devices.url(a.devid, a.fid) ?? a.path;
-  let length: number | null;
-  try {
-    length = await headLength(url);
-  } catch (err) {
-    return discard(new MogileError("size_verify_error", `Expected: ${a.size ?? "?"}; actual: 0 (cantreach); path: ${url}; error: ${(err as Error).message}`));
+  // the HEAD check and the class lookup do not depend on each other
+  const [head, cls] = await Promise.all([
+    headLength(url).then((n) => ({ n, err: null as Error | null }), (err: Error) => ({ n: null, err })),
+    ctx.names.getClass(a.domain, upload.class),
+  ]);
+  if (head.err) {
+    return discard(new MogileError("size_verify_error", `Expected: ${a.size ?? "?"}; actual: 0 (cantreach); path: ${url}; error: ${head.err.message}`));
   }
+  const length = head.n;
   if (length === null) return discard(new MogileError("size_verify_error", `Expected: ${a.size ?? "?"}; actual: 0 (missing); path: ${url}`));
   if (a.size !== undefined && a.size !== length) return discard(new MogileError("size_mismatch", `Expected: ${a.size}; actual: ${length}; path: ${url}`));
 
-  const cls = await ctx.names.getClass(a.domain, upload.class);
   if (cls.mindevcount > 1) {
     // queue replication before linking, so a crash between the two cannot leave the file
     // under-replicated forever (the replicator waits a little for a fid it cannot see yet)
-    await ctx.enqueueReplicate({ fid: a.fid, domain: a.domain, key: a.key, reason: "new", ts: Date.now() }, `repl-${a.fid}`);
+    await ctx.enqueueReplicate({ fid: a.fid, domain: a.domain, key: a.key, class: cls.class, length, devids: [a.devid], reason: "new", ts: Date.now() }, `repl-${a.fid}`);
   }
   const old = await ctx.store.files.findOneAndUpdate(
     { _id: fileId(a.domain, a.key) },
