@@ -24,6 +24,8 @@ export interface ClusterOptions {
   logs?: "files" | "inherit";
   db?: string;
   env?: Record<string, string>;
+  /** extra node flags for actor processes (e.g. --cpu-prof for profiling) */
+  nodeArgs?: string[];
 }
 
 export interface StorageHost { host: string; port: number; url: string; devids: number[]; root: string; proc: ChildProcess }
@@ -119,7 +121,7 @@ export class Cluster {
     const logDir = path.join(this.opts.dataDir, "logs");
     const inherit = this.opts.logs === "inherit";
     const fd = inherit ? "pipe" : openSync(path.join(logDir, `${instance}.log`), "a");
-    const proc = spawn(process.execPath, ["--import", "tsx", path.join(REPO, "bin", "actor.ts"), role], {
+    const proc = spawn(process.execPath, [...(this.opts.nodeArgs ?? []), "--import", "tsx", path.join(REPO, "bin", "actor.ts"), role], {
       cwd: REPO,
       env: { ...process.env, ...this.env, MOGILE_INSTANCE: instance, ...env },
       stdio: ["ignore", fd, fd],

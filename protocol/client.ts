@@ -65,6 +65,7 @@ export class MogileClient {
       name: opts.name ?? "mogile-client",
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
+      noAsyncTraces: true,
     });
     return new MogileClient(nc, true, opts.timeoutMs ?? 10_000);
   }

@@ -27,11 +27,14 @@ export interface QueryContext {
   fileChanged(domain: string, key: string, fid: number): void;
 }
 
-/** Positive-only cache of domains and classes: a miss always asks the database. */
+/**
+ * Cache of domains and classes. Domains are cached positive-only (a miss always asks the
+ * database); class rows, including the implicit default class, for a few seconds.
+ */
 export class NameCache {
   private domains = new Set<string>();
-  private classes = new Map<string, ClassDoc>();
-  constructor(private readonly store: Store) {}
+  private classes = new Map<string, { row: ClassDoc; at: number }>();
+  constructor(private readonly store: Store, private readonly classTtlMs = 5_000) {}
 
   async requireDomain(domain: string): Promise<void> {
     if (this.domains.has(domain)) return;
@@ -44,11 +47,12 @@ export class NameCache {
     const name = cls || "default";
     const id = classId(domain, name);
     const hit = this.classes.get(id);
-    if (hit) return hit;
-    const row = await this.store.classes.findOne({ _id: id });
-    if (row) { this.classes.set(id, row); return row; }
-    if (name === "default") return { _id: id, domain, class: "default", mindevcount: 2, replpolicy: "MultipleHosts()", hashtype: "NONE" };
-    throw new MogileError("unreg_class", `class ${name} is not registered in domain ${domain}`);
+    if (hit && Date.now() - hit.at < this.classTtlMs) return hit.row;
+    let row = await this.store.classes.findOne({ _id: id });
+    if (!row && name === "default") row = { _id: id, domain, class: "default", mindevcount: 2, replpolicy: "MultipleHosts()", hashtype: "NONE" };
+    if (!row) throw new MogileError("unreg_class", `class ${name} is not registered in domain ${domain}`);
+    this.classes.set(id, { row, at: Date.now() });
+    return row;
   }
 
   forget(): void { this.domains.clear(); this.classes.clear(); }

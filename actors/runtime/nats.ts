@@ -13,6 +13,8 @@ export async function connectNats(servers: string, name: string, log: Logger): P
     reconnectTimeWait: 250,
     waitOnFirstConnect: true,
     timeout: 5_000,
+    // async stack traces cost a new Error (and its stack capture) per request: ~0.3 ms of CPU each
+    noAsyncTraces: true,
   });
   (async () => {
     for await (const s of nc.status()) {
