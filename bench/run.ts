@@ -49,8 +49,7 @@ async function main(): Promise<void> {
   log(`starting cluster in ${dataDir} (query x${counts.query}, replicator x${counts.replicator}${QUICK ? ", quick" : ""})`);
   const cl = (cluster = await startCluster({ dataDir, logs: "files", counts }));
   const c = (client = await MogileClient.connect({ servers: cl.natsUrl, name: "bench" }));
-  const devices = cl.storage.reduce((n, s) => n + s.devids.length, 0);
-  await until(async () => (await c.rpc("get_devices", {})).devices.filter((d) => d.observed_state === "writeable").length === devices, 60_000, `${devices} writeable devices`, 200);
+  await cl.ready(c, 60_000);
   await c.createDomain(DOMAIN);
   const jsm = await jetstreamManager(c.nc);
   const labels = new Map<number, string>([...cl.actors.map((a) => [a.proc.pid!, a.instance] as const), ...cl.storage.map((s) => [s.proc.pid!, `storage-${s.host}`] as const)]);

@@ -6,6 +6,7 @@ import path from "node:path";
 import { openStore } from "../actors/runtime/mongo.ts";
 import { connectNats, ensureJetStream } from "../actors/runtime/nats.ts";
 import { createLogger } from "../actors/runtime/log.ts";
+import type { MogileClient } from "../protocol/client.ts";
 import { REPO, freePort, startMetadata, startNats, stopProcess, waitForPort, type Service } from "./services.ts";
 
 export type Role = "query" | "replicator" | "deleter" | "monitor" | "reaper" | "gateway";
@@ -139,6 +140,27 @@ export class Cluster {
       }
     }
     return proc;
+  }
+
+  /** Wait until every storage host is registered at its current port and every device is writeable. */
+  async ready(client: MogileClient, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const want = this.storage.reduce((n, s) => n + s.devids.length, 0);
+    let why = "no answer";
+    while (Date.now() < deadline) {
+      try {
+        const hosts = (await client.rpc("get_hosts", {}, 2_000)).hosts;
+        const devices = (await client.rpc("get_devices", {}, 2_000)).devices;
+        const missing = this.storage.filter((s) => !hosts.some((h) => h.hostname === s.host && h.http_port === s.port));
+        const writeable = devices.filter((d) => d.observed_state === "writeable").length;
+        if (!missing.length && writeable >= want) return;
+        why = missing.length ? `hosts not registered: ${missing.map((m) => m.host).join(", ")}` : `${writeable} of ${want} devices writeable`;
+      } catch (err) {
+        why = (err as Error).message;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`cluster not ready after ${timeoutMs} ms: ${why}`);
   }
 
   /** Stop actors first (gateway and query last to finish in-flight requests), then infrastructure. */

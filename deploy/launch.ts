@@ -74,12 +74,7 @@ function watch(role: Role, proc: import("node:child_process").ChildProcess, atte
 }
 
 const client = await MogileClient.connect({ servers: cluster.natsUrl });
-const want = cluster.storage.reduce((n, s) => n + s.devids.length, 0);
-for (let i = 0; i < 300; i++) {
-  const devs = await client.rpc("get_devices", {}).catch(() => ({ devices: [] }));
-  if (devs.devices.filter((d) => d.observed_state === "writeable").length >= want) break;
-  await new Promise((r) => setTimeout(r, 100));
-}
+await cluster.ready(client, 60_000).catch((err) => say(`warning: ${(err as Error).message}`));
 await client.close();
 const url = cluster.httpUrl;
 say(`ready: HTTP facade at ${url}   NATS at ${cluster.natsUrl}   metadata at ${cluster.mongoUrl}`);

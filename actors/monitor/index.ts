@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { Kvm } from "@nats-io/kv";
 import { buckets, subjects } from "../../protocol/subjects.ts";
-import { Heartbeat, type ObservedDevice, type ObservedState } from "../../protocol/schemas.ts";
+import { Heartbeat, ObservedDevice, type ObservedState } from "../../protocol/schemas.ts";
 import { actorConfig } from "../runtime/config.ts";
 import { stoppedSignal, type ActorContext, type ActorSpec } from "../runtime/actor.ts";
 import { DeviceView } from "../runtime/devices.ts";
@@ -30,6 +30,14 @@ export async function start(ctx: ActorContext) {
   const devices = new DeviceView(ctx.store!, log);
   await devices.start(ctx.nc);
   const startedAt = Date.now();
+  // what the previous monitor left in the bucket
+  const recorded = new Map<number, ObservedDevice>();
+  for await (const k of await kv.keys("dev.>")) {
+    const e = await kv.get(k);
+    if (e?.operation !== "PUT") continue;
+    const parsed = ObservedDevice.safeParse(e.json());
+    if (parsed.success) recorded.set(parsed.data.devid, parsed.data);
+  }
   const last = new Map<number, Heartbeat>();
   const written = new Map<number, { state: ObservedState; at: number }>();
 
@@ -50,17 +58,21 @@ export async function start(ctx: ActorContext) {
     for (const devid of devids) {
       const hb = last.get(devid);
       const dev = devices.devices.get(devid);
-      // give every device one timeout after our own start before calling it unreachable
-      if (!hb && now - startedAt < cfg.MOGILE_HEARTBEAT_TIMEOUT_MS) continue;
+      // give every device one timeout after our own start before calling it unreachable, unless
+      // what an earlier monitor recorded is already too old to trust (say, a whole-cluster restart)
+      if (!hb && now - startedAt < cfg.MOGILE_HEARTBEAT_TIMEOUT_MS) {
+        const before = recorded.get(devid);
+        if (!before || before.observed === "unreachable" || now - before.lastHeartbeat < cfg.MOGILE_HEARTBEAT_TIMEOUT_MS + cfg.MOGILE_MONITOR_REFRESH_MS) continue;
+      }
       if (dev?.status === "dead") continue;
       const state = observe(hb?.ts ? Math.min(hb.ts, now) : 0, hb?.writable ?? false, now, cfg.MOGILE_HEARTBEAT_TIMEOUT_MS);
       const prev = written.get(devid);
       if (prev && prev.state === state && now - prev.at < cfg.MOGILE_MONITOR_REFRESH_MS) continue;
       const entry: ObservedDevice = {
-        devid, hostid: hb?.hostid ?? dev?.hostid ?? 0,
+        devid, hostid: hb?.hostid ?? dev?.hostid ?? recorded.get(devid)?.hostid ?? 0,
         observed: state,
-        total: hb?.total ?? 0, used: hb?.used ?? 0, free: hb?.free ?? 0,
-        ts: now, lastHeartbeat: hb?.ts ?? 0,
+        total: hb?.total ?? recorded.get(devid)?.total ?? 0, used: hb?.used ?? recorded.get(devid)?.used ?? 0, free: hb?.free ?? recorded.get(devid)?.free ?? 0,
+        ts: now, lastHeartbeat: hb?.ts ?? recorded.get(devid)?.lastHeartbeat ?? 0,
       };
       if (!entry.hostid) continue;
       await kv.put(`dev.${devid}`, JSON.stringify(entry));

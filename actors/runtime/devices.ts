@@ -48,10 +48,27 @@ export class DeviceView {
     this.stopWatch?.();
   }
 
-  async reload(): Promise<void> {
-    const [hosts, devices] = await Promise.all([this.store.hosts.find().toArray(), this.store.devices.find().toArray()]);
-    this.hosts = new Map(hosts.map((h) => [h._id, h]));
-    this.devices = new Map(devices.map((d) => [d._id, d]));
+  private loading: Promise<void> | null = null;
+  private again = false;
+
+  /**
+   * Reload hosts and devices. Reloads never overlap: a request during one schedules exactly one
+   * more, so an older read can never land after a newer one.
+   */
+  reload(): Promise<void> {
+    if (this.loading) {
+      this.again = true;
+      return this.loading;
+    }
+    this.loading = (async () => {
+      do {
+        this.again = false;
+        const [hosts, devices] = await Promise.all([this.store.hosts.find().toArray(), this.store.devices.find().toArray()]);
+        this.hosts = new Map(hosts.map((h) => [h._id, h]));
+        this.devices = new Map(devices.map((d) => [d._id, d]));
+      } while (this.again);
+    })().finally(() => { this.loading = null; });
+    return this.loading;
   }
 
   baseUrl(devid: number): string | null {

@@ -2,7 +2,7 @@
 import { rmSync } from "node:fs";
 import { startCluster, type Cluster, type ClusterOptions } from "../../deploy/cluster.ts";
 import { MogileClient } from "../../protocol/client.ts";
-import { until, tempDir } from "./until.ts";
+import { tempDir } from "./until.ts";
 
 export interface TestCluster { cluster: Cluster; client: MogileClient; dataDir: string; stop(opts?: { keepData?: boolean }): Promise<void> }
 
@@ -10,8 +10,7 @@ export async function startTestCluster(name: string, opts: Partial<ClusterOption
   const dataDir = opts.dataDir ?? tempDir(name);
   const cluster = await startCluster({ ...opts, dataDir });
   const client = await MogileClient.connect({ servers: cluster.natsUrl, name: `test-${name}` });
-  const devices = (opts.hosts ?? 3) * (opts.devicesPerHost ?? 2);
-  await until(async () => (await client.rpc("get_devices", {})).devices.filter((d) => d.observed_state === "writeable").length === devices, 30_000, `${devices} writeable devices`);
+  await cluster.ready(client, 30_000);
   return {
     cluster, client, dataDir,
     async stop(o = {}) {
