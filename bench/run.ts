@@ -159,7 +159,7 @@ async function main(): Promise<void> {
     checkLength(await consumeChecked(res), "gateway download");
   });
 
-  process.stdout.write(`\nmogile bench${QUICK ? " (QUICK)" : ""}: ${cl.storage.length} hosts x ${devices / cl.storage.length} devices, ` +
+  process.stdout.write(`\nmogile bench${QUICK ? " (QUICK)" : ""}: ${cl.storage.length} hosts x ${cl.storage[0].devids.length} devices, ` +
     `query x${counts.query}, replicator x${counts.replicator}, 4 KiB files with 2 copies\n\n${table(rows)}\n\nCPU by process, % of one core (machine: ${cpus().length} cores), during each phase:\n`);
   for (const l of cpuLines) process.stdout.write(`  ${l}\n`);
 }
