@@ -2,38 +2,65 @@
 
 export const errorTexts = {
   after_mismatch: "Pattern does not match the after-value?",
+  bad_args: "bad_args",
   bad_params: "Invalid parameters to command; please see documentation",
   bogus_args: "bogus_args",
+  checksum_mismatch: "checksum_mismatch",
   class_exists: "That class already exists in that domain",
+  class_has_files: "Class still has files, unable to delete",
   class_not_found: "Class not found",
   db: "Database error",
   domain_exists: "That domain already exists",
+  domain_has_classes: "domain_has_classes",
+  domain_has_files: "Domain still has files, unable to delete",
   domain_not_found: "Domain not found",
   dup: "Duplicate name/number used.",
   existing_devid: "existing_devid",
-  unknown_hostid: "unknown_hostid",
   failure: "Operation failed",
   fid_exists: "fid_exists",
+  fid_in_use: "fid_in_use",
   host_exists: "That host already exists",
+  host_mismatch: "The device specified doesn't belong to the host specified",
+  host_not_empty: "Unable to delete host; it contains devices still",
   host_not_found: "Host not found",
-  invalid_devid: "invalid_devid",
+  invalid_checksum_format: "invalid_checksum_format",
   invalid_destdev: "invalid_destdev",
+  invalid_devid: "invalid_devid",
+  invalid_format: "invalid_format",
+  invalid_hashtype: "invalid_hashtype",
+  invalid_key: "invalid_key",
   invalid_mindevcount: "The mindevcount must be at least 1",
+  invalid_replpolicy: "invalid_replpolicy",
+  invalid_state: "invalid_state",
   key_exists: "Target key name already exists; can't overwrite.",
   no_class: "No class provided",
+  no_device: "Device not found",
   no_devices: "No devices found to store file",
+  no_devid: "no_devid",
   no_domain: "No domain provided",
+  no_fid: "no_fid",
+  no_host: "No host provided",
+  no_ip: "IP required to create host",
   no_key: "no_key",
+  no_path: "no_path",
+  no_port: "Port required to create host",
   no_temp_file: "No tempfile or file already closed",
+  nodel_default_class: "Cannot delete the default class",
   none_match: "No keys match that pattern and after-value (if any).",
+  not_writable: "not_writable",
   size_mismatch: "size_mismatch",
   size_verify_error: "size_verify_error",
+  state_too_high: "Status cannot go from dead to alive; must use down",
   unknown_command: "Unknown server command",
+  unknown_fid: "unknown_fid",
   unknown_host: "Host not found",
+  unknown_hostid: "unknown_hostid",
   unknown_key: "unknown_key",
+  unknown_state: "Invalid/unknown state",
   unreg_class: "unreg_class",
   unreg_domain: "Domain name invalid/not found",
   /** mogile additions (not in MogileFS) */
+  unsupported_command: "This command is not supported yet",
   bad_request: "Malformed request",
   timeout: "The cluster did not answer in time",
   unavailable: "No tracker is answering",
@@ -70,6 +97,9 @@ export function httpStatus(code: ErrorCode): number {
     case "class_not_found":
     case "host_not_found":
     case "unknown_host":
+    case "unknown_hostid":
+    case "unknown_fid":
+    case "no_device":
     case "none_match":
     case "no_temp_file":
       return 404;
@@ -78,6 +108,12 @@ export function httpStatus(code: ErrorCode): number {
     case "host_exists":
     case "key_exists":
     case "fid_exists":
+    case "fid_in_use":
+    case "existing_devid":
+    case "domain_has_files":
+    case "domain_has_classes":
+    case "class_has_files":
+    case "host_not_empty":
     case "dup":
       return 409;
     case "no_devices":
@@ -92,6 +128,9 @@ export function httpStatus(code: ErrorCode): number {
     case "failure":
     case "db":
       return 500;
+    case "unsupported_command":
+    case "unknown_command":
+      return 501;
     default:
       return 400;
   }

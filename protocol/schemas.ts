@@ -21,46 +21,80 @@ export type HostStateName = (typeof HOST_STATES)[number];
 export type ObservedState = (typeof OBSERVED_STATES)[number];
 
 // ---- domains and classes ----
+export const HASH_TYPES = ["MD5", "SHA-1", "SHA-256", "NONE"] as const;
+export type HashType = (typeof HASH_TYPES)[number];
+const hashtype = z.enum(HASH_TYPES);
+/** a replication policy string like `MultipleHosts()` or `MultipleDevices(3)` */
+export const replPolicy = z.string().max(255).regex(/^(MultipleHosts|MultipleDevices)\(\s*\d*\s*\)$/, "replpolicy must be MultipleHosts(N?) or MultipleDevices(N?)");
+
 export const CreateDomain = z.object({ domain: domainName });
+export const DeleteDomain = z.object({ domain: domainName });
+export const GetDomains = z.object({});
 export const CreateClass = z.object({
   domain: domainName,
   class: className,
   mindevcount: zint(1),
-  replpolicy: z.string().max(255).optional(),
-  hashtype: z.enum(["MD5", "SHA-1", "NONE"]).optional(),
+  replpolicy: replPolicy.optional(),
+  hashtype: hashtype.optional(),
 });
-export const GetDomains = z.object({});
+export const UpdateClass = CreateClass;
+export const DeleteClass = z.object({ domain: domainName, class: className });
 
 // ---- hosts and devices ----
+const ip = z.string().min(1).max(64);
+const port = zint(1).max(65535);
 export const CreateHost = z.object({
   host: name(40),
-  ip: z.string().min(1).max(64),
-  port: zint(1).max(65535),
-  status: z.enum(HOST_STATES).default("alive"),
+  ip,
+  port,
+  getport: port.optional(),
+  altip: ip.optional(),
+  altmask: z.string().max(64).optional(),
+  status: z.enum(HOST_STATES).default("down"),
 });
+export const UpdateHost = z.object({
+  host: name(40),
+  ip: ip.optional(),
+  port: port.optional(),
+  getport: port.optional(),
+  altip: ip.optional(),
+  altmask: z.string().max(64).optional(),
+  status: z.enum(HOST_STATES).optional(),
+});
+export const DeleteHost = z.object({ host: name(40) });
+export const GetHosts = z.object({ hostid: zint(1).optional() });
 export const CreateDevice = z.object({
   devid: zint(1),
   hostid: zint(1).optional(),
   hostname: name(40).optional(),
   state: z.enum(DEVICE_STATES).default("alive"),
 });
+export const GetDevices = z.object({ devid: zint(1).optional() });
+/** `host` is the host name, `device` the devid (MogileFS argument names) */
+export const SetState = z.object({ host: name(40), device: zint(1), state: z.enum(DEVICE_STATES) });
+export const SetWeight = z.object({ host: name(40), device: zint(1), weight: zint(0) });
 /** mogile addition: a storage agent registers its host and devices on start (idempotent). */
 export const RegisterStorage = z.object({
   host: name(40),
-  ip: z.string().min(1).max(64),
-  port: zint(1).max(65535),
+  ip,
+  port,
   devids: z.array(zint(1)).min(1),
 });
-export const GetHosts = z.object({});
-export const GetDevices = z.object({ devid: zint(1).optional() });
 
 // ---- files ----
+/** `ALG:hex`, e.g. `MD5:0cc175b9c0f1b6a831c399e269772661` */
+export const checksum = z.string().regex(/^(MD5|SHA-1|SHA-256):[0-9a-fA-F]{32,128}$/, "checksum must be ALG:hex");
 export const CreateOpen = z.object({
   domain: domainName,
   key: z.string().max(255).default(""),
   class: z.string().max(50).optional(),
   multi_dest: zbool.default(false),
+  /** a fid to use instead of an allocated one (fid_in_use if it may be taken) */
+  fid: zint(0).optional(),
   size: zint(0).optional(),
+  /** may be given here or at create_close */
+  checksum: checksum.optional(),
+  checksumverify: zbool.optional(),
 });
 export const CreateClose = z.object({
   domain: domainName,
@@ -69,76 +103,144 @@ export const CreateClose = z.object({
   path: z.string().min(1),
   key: z.string().max(255).default(""),
   size: zint(0).optional(),
+  checksum: checksum.optional(),
+  checksumverify: zbool.default(false),
 });
 export const GetPaths = z.object({
   domain: domainName,
   key: keyName,
   noverify: zbool.default(false),
   pathcount: zint(0).default(2),
+  /** `alt`: URLs use each host's alternate IP */
+  zone: z.string().max(32).optional(),
 });
 export const FileInfo = z.object({ domain: domainName, key: keyName, devices: zbool.default(false) });
+export const FileDebug = z.object({ fid: zint(1).optional(), domain: domainName.optional(), key: keyName.optional() });
 export const Delete = z.object({ domain: domainName, key: keyName });
+export const Rename = z.object({ domain: domainName, from_key: keyName, to_key: keyName });
+export const UpdateFileClass = z.object({ domain: domainName, key: keyName, class: className });
 export const ListKeys = z.object({
   domain: domainName,
   prefix: z.string().max(255).default(""),
   after: z.string().max(255).optional(),
   limit: zint(1).default(1000),
 });
+/** `to` is a count (MogileFS quirk), at most 500 */
+export const ListFids = z.object({ from: zint(0).default(0), to: z.coerce.number().int().default(100) });
+
+// ---- control ----
 export const Noop = z.object({});
+export const ReplicateNow = z.object({});
+export const ServerSetting = z.object({ key: name(255) });
+export const ServerSettings = z.object({});
+export const SetServerSetting = z.object({ key: name(255), value: z.string().max(4096).default("") });
+export const Stats = z.object({});
 /** mogile addition: jobs the replicator or deleter gave up on, for operators */
 export const FailedJobs = z.object({ kind: z.enum(["replicate", "delete"]).optional(), limit: zint(1).max(1000).default(100) });
 
 /** Request schemas by command name: the query actor dispatches through this map. */
 export const requests = {
   create_domain: CreateDomain,
-  create_class: CreateClass,
+  delete_domain: DeleteDomain,
   get_domains: GetDomains,
+  create_class: CreateClass,
+  update_class: UpdateClass,
+  delete_class: DeleteClass,
   create_host: CreateHost,
-  create_device: CreateDevice,
-  register_storage: RegisterStorage,
+  update_host: UpdateHost,
+  delete_host: DeleteHost,
   get_hosts: GetHosts,
+  create_device: CreateDevice,
   get_devices: GetDevices,
+  set_state: SetState,
+  set_weight: SetWeight,
+  register_storage: RegisterStorage,
   create_open: CreateOpen,
   create_close: CreateClose,
   get_paths: GetPaths,
   file_info: FileInfo,
+  file_debug: FileDebug,
   delete: Delete,
+  rename: Rename,
+  updateclass: UpdateFileClass,
   list_keys: ListKeys,
+  list_fids: ListFids,
   noop: Noop,
+  replicate_now: ReplicateNow,
+  server_setting: ServerSetting,
+  server_settings: ServerSettings,
+  set_server_setting: SetServerSetting,
+  stats: Stats,
   failed_jobs: FailedJobs,
 } as const;
 export type Command = keyof typeof requests;
 export type Request<C extends Command> = z.input<(typeof requests)[C]>;
 export type Parsed<C extends Command> = z.output<(typeof requests)[C]>;
 
-// ---- replies ----
-export interface Dest { devid: number; path: string }
-export interface Replies {
-  create_domain: { domain: string };
-  create_class: { domain: string; class: string; mindevcount: number };
-  get_domains: { domains: { domain: string; classes: { class: string; mindevcount: number; replpolicy: string; hashtype: string }[] }[] };
-  create_host: { hostid: number; hostname: string };
-  create_device: { devid: number; hostid: number };
-  register_storage: { hostid: number; devids: number[] };
-  get_hosts: { hosts: HostInfo[] };
-  get_devices: { devices: DeviceInfo[] };
-  create_open: { fid: number; devid: number; path: string; dev_count: number; dests: Dest[] };
-  create_close: { fid: number; key: string; length: number };
-  get_paths: { paths: string[]; fid: number; length: number };
-  file_info: { fid: number; domain: string; class: string; key: string; length: number; devcount: number; devids?: number[] };
-  delete: Record<string, never>;
-  list_keys: { keys: string[]; key_count: number; next_after: string };
-  noop: Record<string, never>;
-  failed_jobs: { jobs: { kind: string; fid: number; error: string; at: string; deliveries: number }[] };
-}
-export type Reply<C extends Command> = Replies[C];
+/** MogileFS commands that exist but come with a later issue: they answer `unsupported_command`. */
+export const UNSUPPORTED_COMMANDS = [
+  "fsck_start", "fsck_stop", "fsck_reset", "fsck_clearlog", "fsck_getlog", "fsck_status",
+  "rebalance_set_policy", "rebalance_test", "rebalance_start", "rebalance_stop", "rebalance_status", "rebalance_reset",
+] as const;
 
-export interface HostInfo { hostid: number; hostname: string; hostip: string; http_port: number; status: HostStateName }
+// ---- replies (JSON; the classic protocol flattens them into MogileFS fields) ----
+export interface Dest { devid: number; path: string }
+export interface ClassInfo { class: string; mindevcount: number; replpolicy: string; hashtype: string }
+export interface HostInfo {
+  hostid: number; hostname: string; hostip: string; http_port: number; http_get_port: number | null;
+  altip: string | null; altmask: string | null; status: HostStateName;
+}
 export interface DeviceInfo {
   devid: number; hostid: number; status: DeviceStateName; weight: number;
   mb_total: number | null; mb_used: number | null; mb_free: number | null;
   observed_state: ObservedState | null;
+  /** percent used (mogile: from heartbeats), null when unknown */
+  utilization: number | null;
 }
+export interface FileRow { fid: number; domain: string; class: string; key: string; length: number; devcount: number }
+export interface Replies {
+  create_domain: { domain: string };
+  delete_domain: { domain: string };
+  get_domains: { domains: { domain: string; classes: ClassInfo[] }[] };
+  create_class: { domain: string; class: string; mindevcount: number };
+  update_class: { domain: string; class: string; mindevcount: number };
+  delete_class: { domain: string; class: string };
+  create_host: { hostid: number; hostname: string };
+  update_host: { hostid: number; hostname: string };
+  delete_host: Record<string, never>;
+  get_hosts: { hosts: HostInfo[] };
+  create_device: { devid: number; hostid: number };
+  get_devices: { devices: DeviceInfo[] };
+  set_state: Record<string, never>;
+  set_weight: Record<string, never>;
+  register_storage: { hostid: number; devids: number[] };
+  create_open: { fid: number; devid: number; path: string; dev_count: number; dests: Dest[] };
+  create_close: { fid: number; key: string; length: number };
+  get_paths: { paths: string[]; fid: number; length: number };
+  file_info: { fid: number; domain: string; class: string; key: string; length: number; devcount: number; checksum?: string; devids?: number[] };
+  file_debug: {
+    fid: number; domain: string | null; key: string | null; class: string | null; length: number | null;
+    devids: number[]; devpaths: Record<string, string>; checksum: string;
+    /** the open upload of this fid, if any */
+    tempfile: { domain: string; key: string; class: string; devids: number[]; expires: string } | null;
+  };
+  delete: Record<string, never>;
+  rename: Record<string, never>;
+  updateclass: Record<string, never>;
+  list_keys: { keys: string[]; key_count: number; next_after: string };
+  list_fids: { fids: FileRow[]; fid_count: number };
+  noop: Record<string, never>;
+  replicate_now: { count: number };
+  server_setting: { key: string; value: string };
+  server_settings: { settings: Record<string, string> };
+  set_server_setting: Record<string, never>;
+  stats: {
+    domains: number; classes: number; hosts: number; devices: number; files: number;
+    replicate_queue: number; delete_queue: number; open_uploads: number; failed_jobs: number;
+  };
+  failed_jobs: { jobs: { kind: string; fid: number; error: string; at: string; deliveries: number }[] };
+}
+export type Reply<C extends Command> = Replies[C];
 
 // ---- jobs, heartbeats, events ----
 export const ReplicateJob = z.object({
