@@ -167,11 +167,12 @@ async function startMongod(o: { dataDir: string; logDir: string; port: number })
  * queries filter by make those lookups index scans. Needed only for FerretDB; idempotent.
  */
 export const FERRET_GIN_FIELDS: Record<string, string[]> = {
-  files: ["_id", "fid", "domain"],
+  files: ["_id", "fid", "domain", "class"],
   domains: ["_id"],
   classes: ["_id", "domain"],
   hosts: ["_id", "hostname"],
-  devices: ["_id"],
+  devices: ["_id", "hostid"],
+  settings: ["_id"],
   counters: ["_id"],
   deadletters: ["_id"],
 };

@@ -23,6 +23,8 @@ export const subjects = {
   fileChanged: "mogile.event.file.changed",
   /** host/device rows changed in the database: query actors reload their device table */
   devicesChanged: "mogile.event.device.changed",
+  /** domains or classes changed: query actors drop their name caches */
+  namesChanged: "mogile.event.names.changed",
   /** observed device state changed (monitor) */
   deviceState: "mogile.event.device.state",
 } as const;

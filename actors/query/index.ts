@@ -3,7 +3,7 @@ import { z } from "zod";
 import { Svcm, type ServiceMsg } from "@nats-io/services";
 import { jetstream } from "@nats-io/jetstream";
 import { SERVICE_NAME, SERVICE_QUEUE, subjects } from "../../protocol/subjects.ts";
-import { requests, FileChanged, type Command } from "../../protocol/schemas.ts";
+import { requests, FileChanged, UNSUPPORTED_COMMANDS, type Command } from "../../protocol/schemas.ts";
 import { MogileError, httpStatus } from "../../protocol/errors.ts";
 import { actorConfig } from "../runtime/config.ts";
 import { stoppedSignal, type ActorContext, type ActorSpec } from "../runtime/actor.ts";
@@ -51,6 +51,9 @@ export async function start(actor: ActorContext) {
     },
   });
 
+  // another query actor changed domains or classes
+  const nameChanges = actor.nc.subscribe(subjects.namesChanged, { callback: () => ctx.names.forget() });
+
   const svc = await new Svcm(actor.nc).add({
     name: SERVICE_NAME,
     version: "0.1.0",
@@ -58,6 +61,17 @@ export async function start(actor: ActorContext) {
     queue: SERVICE_QUEUE,
   });
   let inflight = 0;
+  // commands that come with a later issue answer a clear error, never a fake success
+  for (const command of UNSUPPORTED_COMMANDS) {
+    svc.addEndpoint(command, {
+      subject: subjects.rpc(command),
+      handler: (err, msg) => {
+        if (err) return;
+        const e = new MogileError("unsupported_command", `${command} is not supported yet`);
+        msg.respondError(httpStatus(e.code), e.code, JSON.stringify(e.toJSON()));
+      },
+    });
+  }
   for (const command of Object.keys(requests) as Command[]) {
     svc.addEndpoint(command, {
       subject: subjects.rpc(command),
@@ -81,6 +95,7 @@ export async function start(actor: ActorContext) {
       // stop taking requests, then let in-flight ones finish (bounded by the actor's force deadline)
       await svc.stop().catch(() => {});
       evictions.unsubscribe();
+      nameChanges.unsubscribe();
       devices.stop();
       while (inflight > 0) await new Promise((r) => setTimeout(r, 20));
       done();
@@ -97,7 +112,7 @@ async function serve(ctx: QueryContext, command: Command, msg: ServiceMsg): Prom
       throw new MogileError("bad_request", "request body is not JSON");
     }
     const parsed = requests[command].safeParse(raw);
-    if (!parsed.success) throw zodToMogile(parsed.error);
+    if (!parsed.success) throw zodToMogile(parsed.error, command);
     const handler = handlers[command] as (c: QueryContext, a: unknown) => Promise<unknown>;
     const reply = await handler(ctx, parsed.data);
     msg.respond(JSON.stringify(reply));

@@ -71,6 +71,7 @@ export class DeviceView {
     return this.loading;
   }
 
+  /** base URL for writes, deletes and replication (http_port) */
   baseUrl(devid: number): string | null {
     const d = this.devices.get(devid);
     const h = d && this.hosts.get(d.hostid);
@@ -80,6 +81,15 @@ export class DeviceView {
   url(devid: number, fid: number): string | null {
     const base = this.baseUrl(devid);
     return base ? base + fidPath(devid, fid) : null;
+  }
+
+  /** URL for reads: http_get_port when set, the alternate IP for the `alt` zone */
+  readUrl(devid: number, fid: number, zone?: string): string | null {
+    const d = this.devices.get(devid);
+    const h = d && this.hosts.get(d.hostid);
+    if (!h) return null;
+    const ip = zone === "alt" && h.altip ? h.altip : h.ip;
+    return `http://${ip}:${h.getport ?? h.port}${fidPath(devid, fid)}`;
   }
 
   row(devid: number): DeviceRow | null {

@@ -7,8 +7,20 @@ import type { Logger } from "./log.ts";
 export interface DomainDoc { _id: string; createdAt: Date }
 export interface ClassDoc { _id: string; domain: string; class: string; mindevcount: number; replpolicy: string; hashtype: string }
 /** _id is fileId(domain, key): get_paths is one primary-key lookup */
-export interface FileDoc { _id: string; fid: number; domain: string; key: string; class: string; length: number; devids: number[]; createdAt: Date }
-export interface HostDoc { _id: number; hostname: string; ip: string; port: number; status: HostStateName }
+export interface FileDoc {
+  _id: string; fid: number; domain: string; key: string; class: string; length: number; devids: number[]; createdAt: Date;
+  /** `ALG:hex`, stored when it matches the class hashtype */
+  checksum?: string | null;
+}
+export interface HostDoc {
+  _id: number; hostname: string; ip: string; port: number; status: HostStateName;
+  /** port for reads (MogileFS http_get_port), when different */
+  getport?: number | null;
+  /** alternate address for clients in the `alt` zone */
+  altip?: string | null;
+  altmask?: string | null;
+}
+export interface SettingDoc { _id: string; value: string }
 export interface DeviceDoc { _id: number; hostid: number; status: DeviceStateName; weight: number }
 export interface CounterDoc { _id: string; next: number }
 export interface DeadLetterDoc { _id: string; kind: string; fid: number; error: string; at: Date; deliveries: number }
@@ -23,6 +35,7 @@ export interface Store {
   devices: Collection<DeviceDoc>;
   counters: Collection<CounterDoc>;
   deadletters: Collection<DeadLetterDoc>;
+  settings: Collection<SettingDoc>;
   close(): Promise<void>;
 }
 
@@ -53,6 +66,7 @@ export async function openStore(url: string, dbName: string, log: Logger, opts: 
     devices: db.collection("devices"),
     counters: db.collection("counters"),
     deadletters: db.collection("deadletters"),
+    settings: db.collection("settings"),
     close: () => client.close(),
   };
   if (opts.indexes !== false) await ensureIndexes(store);
@@ -60,10 +74,13 @@ export async function openStore(url: string, dbName: string, log: Logger, opts: 
 }
 
 async function ensureIndexes(s: Store): Promise<void> {
-  await s.files.createIndex({ fid: 1 }, { unique: true, name: "fid" });
+  // not unique: a rename briefly has the fid under both keys (insert first, so a crash loses nothing)
+  await s.files.createIndex({ fid: 1 }, { name: "fid_lookup" });
   await s.files.createIndex({ domain: 1, key: 1 }, { unique: true, name: "domain_key" });
   await s.files.createIndex({ devids: 1 }, { name: "devids" });
   await s.classes.createIndex({ domain: 1 }, { name: "domain" });
+  await s.devices.createIndex({ hostid: 1 }, { name: "hostid" });
+  await s.files.createIndex({ domain: 1, class: 1 }, { name: "domain_class" });
   await s.hosts.createIndex({ hostname: 1 }, { unique: true, name: "hostname" });
 }
 

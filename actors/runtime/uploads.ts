@@ -15,6 +15,9 @@ export const Upload = z.object({
   devids: z.array(z.number().int().positive()),
   /** ms since epoch */
   expiresAt: z.number(),
+  /** given at create_open, used at create_close unless it gives its own */
+  checksum: z.string().optional(),
+  checksumverify: z.boolean().optional(),
 });
 export type Upload = z.infer<typeof Upload>;
 

@@ -5,7 +5,7 @@ import { mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
-import { randomBytes } from "node:crypto";
+import { randomBytes, createHash } from "node:crypto";
 import { parseFidPath } from "../../protocol/paths.ts";
 import type { Logger } from "../runtime/log.ts";
 
@@ -118,7 +118,8 @@ export function parseRange(header: string | undefined, size: number): { start: n
 
 export function createFileServer(fs: FileStore, log: Logger): http.Server {
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const uri = decodeURIComponent((req.url ?? "/").split("?")[0]);
+    const [rawPath, query = ""] = (req.url ?? "/").split("?", 2);
+    const uri = decodeURIComponent(rawPath);
     const target = fs.resolve(uri);
     if (!target) {
       req.resume();
@@ -136,6 +137,14 @@ export function createFileServer(fs: FileStore, log: Logger): http.Server {
         const st = await stat(target.file).catch(() => null);
         if (!st || !st.isFile()) return send(res, 404, "not found");
         const range = parseRange(req.headers.range, st.size);
+        const digest = new URLSearchParams(query).get("digest");
+        if (digest !== null && req.method === "GET") {
+          const algs: Record<string, string> = { "MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256" };
+          if (!algs[digest]) return send(res, 400, `unknown digest ${digest}`);
+          const h = createHash(algs[digest]);
+          await pipeline(createReadStream(target.file, { highWaterMark: 1 << 20 }), h);
+          return send(res, 200, `${digest}:${h.digest("hex")}`);
+        }
         if (range === "invalid") return send(res, 416, "range not satisfiable", { "content-range": `bytes */${st.size}` });
         const start = range?.start ?? 0;
         const end = range?.end ?? st.size - 1;

@@ -5,6 +5,16 @@ import { MogileError } from "../../../protocol/errors.ts";
 import { fidPath } from "../../../protocol/paths.ts";
 import { headLength } from "../../../protocol/http.ts";
 import { fileId } from "../../runtime/mongo.ts";
+import { releaseFid } from "./util.ts";
+import { httpRequest, readText } from "../../../protocol/http.ts";
+
+/** The digest of a stored copy, computed by its storage agent (`ALG:hex`). */
+async function digestOf(url: string, alg: string): Promise<string> {
+  const res = await httpRequest(`${url}?digest=${encodeURIComponent(alg)}`, { method: "GET", timeoutMs: 120_000 });
+  const text = (await readText(res)).trim();
+  if (res.statusCode !== 200) throw new Error(`${res.statusCode} ${text}`);
+  return text;
+}
 
 export async function createClose(ctx: QueryContext, a: Parsed<"create_close">): Promise<Reply<"create_close">> {
   let pathname: string;
@@ -30,6 +40,8 @@ export async function createClose(ctx: QueryContext, a: Parsed<"create_close">):
   }
   const url = ctx.devices.url(a.devid, a.fid) ?? a.path;
   // the HEAD check and the class lookup do not depend on each other
+  const checksum = a.checksum ?? upload.checksum;
+  const verify = a.checksumverify || upload.checksumverify === true;
   const [head, cls] = await Promise.all([
     headLength(url).then((n) => ({ n, err: null as Error | null }), (err: Error) => ({ n: null, err })),
     ctx.names.getClass(a.domain, upload.class),
@@ -40,6 +52,16 @@ export async function createClose(ctx: QueryContext, a: Parsed<"create_close">):
   const length = head.n;
   if (length === null) return discard(new MogileError("size_verify_error", `Expected: ${a.size ?? "?"}; actual: 0 (missing); path: ${url}`));
   if (a.size !== undefined && a.size !== length) return discard(new MogileError("size_mismatch", `Expected: ${a.size}; actual: ${length}; path: ${url}`));
+  if (verify) {
+    if (!checksum) return discard(new MogileError("invalid_checksum_format", "checksumverify needs a checksum"));
+    const alg = checksum.slice(0, checksum.indexOf(":"));
+    const actual = await digestOf(url, alg).catch((err: Error) => `unavailable (${err.message})`);
+    if (actual.toLowerCase() !== checksum.toLowerCase()) {
+      return discard(new MogileError("checksum_mismatch", `Expected: ${checksum}; actual: ${actual}; path: ${url}`));
+    }
+  }
+  // kept only when it is of the class's hash type (MogileFS semantics)
+  const stored = checksum && checksum.startsWith(`${cls.hashtype}:`) ? checksum.toUpperCase().replace(/^([^:]+):(.*)$/, (_m, alg: string, hex: string) => `${alg}:${hex.toLowerCase()}`) : null;
 
   if (cls.mindevcount > 1) {
     // queue replication before linking, so a crash between the two cannot leave the file
@@ -48,12 +70,12 @@ export async function createClose(ctx: QueryContext, a: Parsed<"create_close">):
   }
   const old = await ctx.store.files.findOneAndUpdate(
     { _id: fileId(a.domain, a.key) },
-    { $set: { fid: a.fid, domain: a.domain, key: a.key, class: cls.class, length, devids: [a.devid], createdAt: new Date() } },
+    { $set: { fid: a.fid, domain: a.domain, key: a.key, class: cls.class, length, devids: [a.devid], checksum: stored, createdAt: new Date() } },
     { upsert: true, returnDocument: "before" },
   );
   if (old && old.fid !== a.fid) {
-    // the key now names the new fid; the old version's bytes go
-    await ctx.enqueueDelete({ fid: old.fid, devids: old.devids, reason: "replaced" });
+    // the key now names the new fid; the old version's bytes go (unless another key names it)
+    await releaseFid(ctx, old.fid, old.devids, "replaced");
   }
   ctx.fileChanged(a.domain, a.key, a.fid);
   return { fid: a.fid, key: a.key, length };

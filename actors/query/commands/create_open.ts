@@ -8,12 +8,27 @@ export async function createOpen(ctx: QueryContext, a: Parsed<"create_open">): P
   const cls = await ctx.names.getClass(a.domain, a.class);
   const devids = ctx.devices.choose(a.multi_dest ? 3 : 1, { size: a.size });
   if (devids.length === 0) throw new MogileError("no_devices", "no writeable device has room for this file");
-  const fid = await ctx.fids.allocate();
+  const fid = a.fid ? await claimFid(ctx, a.fid) : await ctx.fids.allocate();
   const dests = devids.map((devid) => ({ devid, path: ctx.devices.url(devid, fid)! }));
   // the upload record lets create_close validate, and the reaper remove bytes never closed
   await ctx.uploads.record({
     fid, domain: a.domain, key: a.key, class: cls.class, devids,
     expiresAt: Date.now() + ctx.uploadTtlSec * 1000,
+    checksum: a.checksum, checksumverify: a.checksumverify,
   });
   return { fid, devid: dests[0].devid, path: dests[0].path, dev_count: dests.length, dests };
+}
+
+/**
+ * An explicit fid is usable only above every fid ever handed out (blocks already given to query
+ * actors included): raising the counter to it is atomic, so two callers can never both get it.
+ */
+async function claimFid(ctx: QueryContext, fid: number): Promise<number> {
+  try {
+    const r = await ctx.store.counters.findOneAndUpdate({ _id: "fid", next: { $lt: fid } }, { $set: { next: fid } }, { upsert: true });
+    if (r !== undefined) return fid;
+  } catch (err) {
+    if ((err as { code?: number }).code !== 11000) throw err;
+  }
+  throw new MogileError("fid_in_use", `fid ${fid} is or may be in use`);
 }

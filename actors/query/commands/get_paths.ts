@@ -27,7 +27,7 @@ export async function getPaths(ctx: QueryContext, a: Parsed<"get_paths">): Promi
   const paths: string[] = [];
   for (const devid of ctx.devices.orderForRead(file.devids)) {
     if (paths.length >= want) break;
-    const url = ctx.devices.url(devid, file.fid);
+    const url = ctx.devices.readUrl(devid, file.fid, a.zone);
     if (!url) continue;
     if (!a.noverify && paths.length === 0) {
       const len = await headLength(url, 2_000).catch(() => null);

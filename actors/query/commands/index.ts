@@ -2,32 +2,70 @@
 import type { QueryContext } from "../context.ts";
 import type { Command, Parsed, Reply } from "../../../protocol/schemas.ts";
 import { createDomain } from "./create_domain.ts";
-import { createClass } from "./create_class.ts";
+import { deleteDomain } from "./delete_domain.ts";
 import { getDomains } from "./get_domains.ts";
-import { createHost, createDevice, registerStorage, getHosts, getDevices } from "./hosts.ts";
+import { createClass } from "./create_class.ts";
+import { updateClass } from "./update_class.ts";
+import { deleteClass } from "./delete_class.ts";
+import { createHost } from "./create_host.ts";
+import { updateHost } from "./update_host.ts";
+import { deleteHost } from "./delete_host.ts";
+import { getHosts } from "./get_hosts.ts";
+import { createDevice } from "./create_device.ts";
+import { getDevices } from "./get_devices.ts";
+import { setState } from "./set_state.ts";
+import { setWeight } from "./set_weight.ts";
+import { registerStorage } from "./register_storage.ts";
 import { createOpen } from "./create_open.ts";
 import { createClose } from "./create_close.ts";
 import { getPaths } from "./get_paths.ts";
-import { deleteFile, fileInfo, listKeys } from "./files.ts";
+import { fileInfo } from "./file_info.ts";
+import { fileDebug } from "./file_debug.ts";
+import { deleteFile } from "./delete.ts";
+import { rename } from "./rename.ts";
+import { updateFileClass } from "./updateclass.ts";
+import { listKeys } from "./list_keys.ts";
+import { listFids } from "./list_fids.ts";
+import { replicateNow } from "./replicate_now.ts";
+import { serverSetting } from "./server_setting.ts";
+import { serverSettings } from "./server_settings.ts";
+import { setServerSetting } from "./set_server_setting.ts";
+import { stats } from "./stats.ts";
 import { failedJobs } from "./failed_jobs.ts";
 
 type Handlers = { [C in Command]: (ctx: QueryContext, a: Parsed<C>) => Promise<Reply<C>> };
 
 export const handlers: Handlers = {
   create_domain: createDomain,
-  create_class: createClass,
+  delete_domain: deleteDomain,
   get_domains: getDomains,
+  create_class: createClass,
+  update_class: updateClass,
+  delete_class: deleteClass,
   create_host: createHost,
-  create_device: createDevice,
-  register_storage: registerStorage,
+  update_host: updateHost,
+  delete_host: deleteHost,
   get_hosts: getHosts,
+  create_device: createDevice,
   get_devices: getDevices,
+  set_state: setState,
+  set_weight: setWeight,
+  register_storage: registerStorage,
   create_open: createOpen,
   create_close: createClose,
   get_paths: getPaths,
   file_info: fileInfo,
+  file_debug: fileDebug,
   delete: deleteFile,
+  rename,
+  updateclass: updateFileClass,
   list_keys: listKeys,
+  list_fids: listFids,
   noop: async () => ({}),
+  replicate_now: replicateNow,
+  server_setting: serverSetting,
+  server_settings: serverSettings,
+  set_server_setting: setServerSetting,
+  stats,
   failed_jobs: failedJobs,
 };

@@ -1,0 +1,17 @@
+// create_host: register a storage host (status defaults to down, as in MogileFS).
+import type { QueryContext } from "../context.ts";
+import type { Parsed, Reply } from "../../../protocol/schemas.ts";
+import { MogileError } from "../../../protocol/errors.ts";
+import { nextId } from "../../runtime/mongo.ts";
+import { devicesChanged, unlessDuplicate } from "./util.ts";
+
+export async function createHost(ctx: QueryContext, a: Parsed<"create_host">): Promise<Reply<"create_host">> {
+  if (await ctx.store.hosts.findOne({ hostname: a.host })) throw new MogileError("host_exists", `host ${a.host} already exists`);
+  const hostid = await nextId(ctx.store.counters, "hostid");
+  await unlessDuplicate(ctx.store.hosts.insertOne({
+    _id: hostid, hostname: a.host, ip: a.ip, port: a.port, status: a.status,
+    getport: a.getport ?? null, altip: a.altip ?? null, altmask: a.altmask ?? null,
+  }), "host_exists");
+  devicesChanged(ctx);
+  return { hostid, hostname: a.host };
+}

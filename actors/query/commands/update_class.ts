@@ -1,0 +1,27 @@
+// update_class: change a class's mindevcount (and policy / hash type when given).
+import type { QueryContext } from "../context.ts";
+import type { Parsed, Reply } from "../../../protocol/schemas.ts";
+import { MogileError } from "../../../protocol/errors.ts";
+import { classId } from "../../runtime/mongo.ts";
+import { namesChanged, requireDomainRow } from "./util.ts";
+
+export async function updateClass(ctx: QueryContext, a: Parsed<"update_class">): Promise<Reply<"update_class">> {
+  await requireDomainRow(ctx, a.domain);
+  const id = classId(a.domain, a.class);
+  const set: Record<string, unknown> = { mindevcount: a.mindevcount };
+  if (a.replpolicy !== undefined) set.replpolicy = a.replpolicy || "MultipleHosts()";
+  if (a.hashtype !== undefined) set.hashtype = a.hashtype;
+  if (a.class === "default") {
+    // the implicit default class gets a row the first time it is changed
+    await ctx.store.classes.updateOne(
+      { _id: id },
+      { $set: set, $setOnInsert: { domain: a.domain, class: "default", ...(a.replpolicy === undefined ? { replpolicy: "MultipleHosts()" } : {}), ...(a.hashtype === undefined ? { hashtype: "NONE" } : {}) } },
+      { upsert: true },
+    );
+  } else {
+    const r = await ctx.store.classes.updateOne({ _id: id }, { $set: set });
+    if (r.matchedCount === 0) throw new MogileError("class_not_found", `class ${a.class} not found in ${a.domain}`);
+  }
+  namesChanged(ctx);
+  return { domain: a.domain, class: a.class, mindevcount: a.mindevcount };
+}
