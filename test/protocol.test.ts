@@ -18,12 +18,14 @@ test("schemas - MogileFS booleans and numbers arrive as strings or JSON", () => 
 });
 
 test("schemas - missing arguments become MogileFS codes", () => {
-  const code = (r: { success: boolean; error?: unknown }) => zodToMogile(r.error as never).code;
-  assert.is(code(GetPaths.safeParse({ key: "k" })), "no_domain");
-  assert.is(code(GetPaths.safeParse({ domain: "d" })), "no_key");
-  assert.is(code(GetPaths.safeParse({ domain: "", key: "k" })), "no_domain");
-  assert.is(code(CreateClass.safeParse({ domain: "d", class: "c", mindevcount: 0 })), "invalid_mindevcount");
-  assert.is(code(CreateOpen.safeParse({ domain: "d", size: -1 })), "bad_params");
+  const code = (schema: { safeParse(v: unknown): { success: boolean; error?: unknown } }, raw: unknown) => zodToMogile(schema.safeParse(raw).error as never, "", raw).code;
+  assert.is(code(GetPaths, { key: "k" }), "no_domain");
+  assert.is(code(GetPaths, { domain: "d" }), "no_key");
+  assert.is(code(GetPaths, { domain: "", key: "k" }), "no_domain");
+  assert.is(code(GetPaths, { domain: "0", key: "k" }), "no_domain");
+  assert.is(code(CreateClass, { domain: "d", class: "c", mindevcount: 0 }), "invalid_mindevcount");
+  assert.is(code(CreateClass, { domain: "d", class: "c", mindevcount: 1, hashtype: "CRC" }), "invalid_hashtype");
+  assert.is(code(CreateOpen, { domain: "d", size: -1 }), "bad_params");
 });
 
 test("errors - one mapping from code to HTTP status", () => {

@@ -112,7 +112,7 @@ async function serve(ctx: QueryContext, command: Command, msg: ServiceMsg): Prom
       throw new MogileError("bad_request", "request body is not JSON");
     }
     const parsed = requests[command].safeParse(raw);
-    if (!parsed.success) throw zodToMogile(parsed.error, command);
+    if (!parsed.success) throw zodToMogile(parsed.error, command, raw);
     const handler = handlers[command] as (c: QueryContext, a: unknown) => Promise<unknown>;
     const reply = await handler(ctx, parsed.data);
     msg.respond(JSON.stringify(reply));

@@ -13,11 +13,13 @@ const invalid: Record<string, ErrorCode> = {
   checksum: "invalid_checksum_format", status: "unknown_state",
 };
 
-export function zodToMogile(error: z.ZodError, command = ""): MogileError {
+export function zodToMogile(error: z.ZodError, command = "", raw: unknown = undefined): MogileError {
   const issue = error.issues[0];
   const field = String(issue?.path[0] ?? "");
   const text = error.issues.map((i) => `${i.path.join(".") || "request"}: ${i.message}`).join("; ");
-  const absent = (issue?.code === "invalid_type" && /received undefined/.test(issue.message)) || (issue?.code === "too_small" && issue.origin === "string");
+  const given = raw && typeof raw === "object" ? (raw as Record<string, unknown>)[field] : undefined;
+  // absent, empty, or MogileFS-false ("0" is no domain) counts as not provided
+  const absent = given === undefined || given === null || given === "" || (field === "domain" && (given === "0" || given === 0));
   if (absent && field in missing) return new MogileError(missing[field]);
   if (field === "state") return new MogileError(command.includes("host") ? "unknown_state" : "invalid_state", text);
   if (field === "devid" && command === "create_device") return new MogileError("invalid_devid", text);
