@@ -1,0 +1,57 @@
+// One request line → one reply line: the same NATS command the SDK sends, flattened into MogileFS fields.
+import { requests, UNSUPPORTED_COMMANDS, type Command } from "../../protocol/schemas.ts";
+import { MogileError, errorTexts } from "../../protocol/errors.ts";
+import type { MogileClient } from "../../protocol/client.ts";
+import type { Logger } from "../runtime/log.ts";
+import { CodecError, decodeArgs, errLine, okLine, parseLine } from "./codec.ts";
+import { flatten } from "./format.ts";
+
+/** mogile-internal commands that classic clients have no business sending */
+const INTERNAL = new Set<string>(["register_storage"]);
+
+/** Every command name the classic protocol forwards; anything else is `unknown_command`. */
+export const FORWARDED: ReadonlySet<string> = new Set<string>([
+  ...Object.keys(requests).filter((c) => !INTERNAL.has(c)),
+  ...UNSUPPORTED_COMMANDS,
+]);
+
+export interface DispatchOptions {
+  client: MogileClient;
+  /** how long one command may take over NATS (MogileFS kills a silent query worker after 30 s) */
+  timeoutMs: number;
+  log: Logger;
+}
+
+/** Builds the `answer` function of a connection: never rejects, one CRLF-terminated line or null. */
+export function dispatcher(o: DispatchOptions): (line: string) => Promise<string | null> {
+  return async (line) => {
+    const parsed = parseLine(line);
+    switch (parsed.kind) {
+      case "empty":
+        return null;
+      case "admin":
+        return errLine("unknown_command", "admin (!) commands are not supported");
+      case "malformed":
+        return errLine("unknown_command", errorTexts.unknown_command);
+    }
+    let args;
+    try {
+      args = decodeArgs(parsed.argstring);
+    } catch (err) {
+      if (err instanceof CodecError) return errLine("bad_params", err.message);
+      throw err;
+    }
+    const { callid, ...body } = args;
+    if (!FORWARDED.has(parsed.command)) return errLine("unknown_command", errorTexts.unknown_command, callid);
+    const command = parsed.command as Command;
+    try {
+      // the argstring's strings go as they are: the zod schemas coerce "1"/"0" and numbers
+      const reply = await o.client.rpc(command, body as never, o.timeoutMs);
+      return okLine(flatten(command, reply, args), callid);
+    } catch (err) {
+      if (err instanceof MogileError) return errLine(err.code, err.message, callid);
+      o.log.error("legacy command failed", { command, err });
+      return errLine("failure", `${errorTexts.failure}: ${(err as Error)?.message ?? String(err)}`, callid);
+    }
+  };
+}
