@@ -9,14 +9,16 @@ import { createLogger } from "../actors/runtime/log.ts";
 import type { MogileClient } from "../protocol/client.ts";
 import { REPO, freePort, startMetadata, startNats, stopProcess, waitForPort, type Service } from "./services.ts";
 
-export type Role = "query" | "replicator" | "deleter" | "monitor" | "reaper" | "gateway";
-export const ROLES: Role[] = ["query", "replicator", "deleter", "monitor", "reaper", "gateway"];
+export type Role = "query" | "replicator" | "deleter" | "monitor" | "reaper" | "gateway" | "legacy";
+export const ROLES: Role[] = ["query", "replicator", "deleter", "monitor", "reaper", "gateway", "legacy"];
 
 export interface ClusterOptions {
   dataDir: string;
   /** fixed ports for `npm start`; tests leave them out and get free ones */
   natsPort?: number;
   httpPort?: number;
+  /** the classic MogileFS tracker port (legacy actor) */
+  legacyPort?: number;
   storageBasePort?: number;
   hosts?: number;
   devicesPerHost?: number;
@@ -36,6 +38,8 @@ export class Cluster {
   natsUrl = "";
   mongoUrl = "";
   httpUrl = "";
+  /** the classic MogileFS tracker protocol port (0 until the legacy actor is started) */
+  legacyPort = 0;
   db = "mogile";
   storage: StorageHost[] = [];
   actors: ActorProc[] = [];
@@ -75,7 +79,7 @@ export class Cluster {
     await store.close();
     await meta.afterBootstrap(this.db);
 
-    const counts = { query: 1, replicator: 1, deleter: 1, monitor: 1, reaper: 1, gateway: 1, ...o.counts };
+    const counts = { query: 1, replicator: 1, deleter: 1, monitor: 1, reaper: 1, gateway: 1, legacy: 1, ...o.counts };
     const started: Promise<unknown>[] = [];
     for (const role of ROLES) for (let i = 0; i < counts[role]; i++) started.push(this.spawnActor(role));
     const hosts = o.hosts ?? 3;
@@ -111,8 +115,14 @@ export class Cluster {
       extra.MOGILE_HTTP_PORT = String(port);
       this.httpUrl = `http://127.0.0.1:${port}`;
     }
+    if (role === "legacy") {
+      const port = this.opts.legacyPort ?? (await freePort());
+      extra.MOGILE_LEGACY_PORT = String(port);
+      this.legacyPort = port;
+    }
     const proc = this.spawn(role, instance, extra);
     if (role === "gateway") await waitForPort(Number(extra.MOGILE_HTTP_PORT), 30_000, "gateway", proc);
+    if (role === "legacy") await waitForPort(Number(extra.MOGILE_LEGACY_PORT), 30_000, "legacy", proc);
     const a = { role, instance, proc };
     this.actors.push(a);
     return a;

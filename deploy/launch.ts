@@ -1,6 +1,6 @@
 // `npm start`: a complete single-machine cluster in the foreground; Ctrl-C stops it cleanly.
 // Usage: tsx deploy/launch.ts [--query N] [--replicator N] [--deleter N] [--monitor N] [--reaper N]
-//                             [--gateway N] [--hosts N] [--devices-per-host N]
+//                             [--gateway N] [--legacy N] [--hosts N] [--devices-per-host N]
 import { parseArgs } from "node:util";
 import path from "node:path";
 import { mkdirSync } from "node:fs";
@@ -10,14 +10,14 @@ import { MogileClient } from "../protocol/client.ts";
 const count = { type: "string" } as const;
 const { values } = parseArgs({
   options: {
-    query: count, replicator: count, deleter: count, monitor: count, reaper: count, gateway: count,
+    query: count, replicator: count, deleter: count, monitor: count, reaper: count, gateway: count, legacy: count,
     hosts: count, "devices-per-host": count,
     help: { type: "boolean", short: "h" },
   },
 });
 if (values.help) {
-  process.stdout.write(`usage: npm start -- [--query N] [--replicator N] [--deleter N] [--monitor N] [--reaper N] [--hosts N] [--devices-per-host N]
-environment: MOGILE_DATA_DIR (./var)  MOGILE_HTTP_PORT (7080)  MOGILE_NATS_PORT (4222)  MOGILE_STORAGE_PORT (7500, one per host)
+  process.stdout.write(`usage: npm start -- [--query N] [--replicator N] [--deleter N] [--monitor N] [--reaper N] [--legacy N] [--hosts N] [--devices-per-host N]
+environment: MOGILE_DATA_DIR (./var)  MOGILE_HTTP_PORT (7080)  MOGILE_LEGACY_PORT (7001)  MOGILE_NATS_PORT (4222)  MOGILE_STORAGE_PORT (7500, one per host)
              MOGILE_MONGO_URL (use an existing MongoDB replica set instead of the embedded FerretDB)
 `);
   process.exit(0);
@@ -29,9 +29,11 @@ const num = (v: string | undefined, dflt: number, name: string) => {
 };
 const counts = Object.fromEntries(ROLES.map((r) => [r, num(values[r], 1, r)])) as Record<Role, number>;
 counts.gateway = Math.min(counts.gateway, 1); // one HTTP port
+counts.legacy = Math.min(counts.legacy, 1); // one classic tracker port
 const dataDir = path.resolve(process.env.MOGILE_DATA_DIR ?? "./var");
 mkdirSync(dataDir, { recursive: true });
 const httpPort = Number(process.env.MOGILE_HTTP_PORT ?? 7080);
+const legacyPort = Number(process.env.MOGILE_LEGACY_PORT ?? 7001);
 
 const say = (s: string) => process.stdout.write(`[mogile] ${s}\n`);
 say(`starting a cluster in ${dataDir} …`);
@@ -39,6 +41,7 @@ const cluster = await startCluster({
   dataDir,
   natsPort: Number(process.env.MOGILE_NATS_PORT ?? 4222),
   httpPort,
+  legacyPort,
   storageBasePort: Number(process.env.MOGILE_STORAGE_PORT ?? 7500),
   hosts: num(values.hosts, 3, "hosts"),
   devicesPerHost: num(values["devices-per-host"], 2, "devices-per-host"),
@@ -66,7 +69,7 @@ function watch(role: Role, proc: import("node:child_process").ChildProcess, atte
     const delay = Math.min(30_000, 500 * 2 ** attempt);
     say(`${role} exited (${sig ?? code}); restarting in ${delay} ms`);
     setTimeout(async () => {
-      if (stopping || role === "gateway") return; // the gateway holds a fixed port: restart by hand
+      if (stopping || role === "gateway" || role === "legacy") return; // they hold fixed ports: restart by hand
       const a = await cluster.spawnActor(role);
       watch(role, a.proc, attempt + 1);
     }, delay).unref();
@@ -77,7 +80,8 @@ const client = await MogileClient.connect({ servers: cluster.natsUrl });
 await cluster.ready(client, 60_000).catch((err) => say(`warning: ${(err as Error).message}`));
 await client.close();
 const url = cluster.httpUrl;
-say(`ready: HTTP facade at ${url}   NATS at ${cluster.natsUrl}   metadata at ${cluster.mongoUrl}`);
+const tracker = cluster.legacyPort ? `   MogileFS tracker protocol at 127.0.0.1:${cluster.legacyPort}` : "";
+say(`ready: HTTP facade at ${url}${tracker}   NATS at ${cluster.natsUrl}   metadata at ${cluster.mongoUrl}`);
 say(`try:   curl -X POST -H 'content-type: application/json' -d '{"domain":"demo"}' ${url}/v1/domains`);
 say(`       curl -T README.md ${url}/v1/domains/demo/files/docs%2Freadme && curl ${url}/v1/domains/demo/files/docs%2Freadme`);
 say("Ctrl-C stops everything cleanly");
