@@ -1,0 +1,101 @@
+// `mogile domain list|add|delete` and `mogile class list|add|modify|delete` (mogadm domain/class …).
+import { Command } from "commander";
+import { HASH_TYPES, replPolicy, type HashType } from "../../protocol/schemas.ts";
+import { MogileError } from "../../protocol/index.ts";
+import { int, oneOf, printJson, printTable, withClient } from "./context.ts";
+
+interface ClassOptions { mindevcount?: number; replpolicy?: string; hashtype?: HashType }
+
+export function domainCommand(): Command {
+  const domain = new Command("domain").description("namespaces of keys (mogadm domain)");
+
+  domain.command("list").description("list domains and their classes")
+    .action(withClient(async ({ client, json }) => {
+      const reply = await client.rpc("get_domains", {});
+      if (json) return printJson(reply);
+      const rows = reply.domains.flatMap((d) => (d.classes.length ? d.classes : [null]).map((c) =>
+        [d.domain, c?.class, c?.mindevcount, c?.replpolicy, c?.hashtype]));
+      printTable(["domain", "class", "mindevcount", "replpolicy", "hashtype"], rows);
+    }));
+
+  domain.command("add").description("create a domain")
+    .argument("<domain>")
+    .action(withClient(async ({ client, json }, _o, name) => {
+      const reply = await client.rpc("create_domain", { domain: name });
+      if (json) return printJson(reply);
+      console.log(`domain ${reply.domain} created`);
+    }));
+
+  domain.command("delete").description("delete an empty domain (no files, no classes)")
+    .argument("<domain>")
+    .action(withClient(async ({ client, json }, _o, name) => {
+      const reply = await client.rpc("delete_domain", { domain: name });
+      if (json) return printJson(reply);
+      console.log(`domain ${reply.domain} deleted`);
+    }));
+
+  return domain;
+}
+
+const classOptions = (cmd: Command, mindevcountHelp: string) => cmd
+  .option("--mindevcount <n>", mindevcountHelp, int(1))
+  .option("--replpolicy <policy>", "MultipleHosts() or MultipleDevices(N)")
+  .option("--hashtype <type>", `checksum kept for files: ${HASH_TYPES.join(", ")}`, oneOf(HASH_TYPES));
+
+const optional = (o: ClassOptions) => ({
+  ...(o.replpolicy !== undefined && { replpolicy: o.replpolicy }),
+  ...(o.hashtype !== undefined && { hashtype: o.hashtype }),
+});
+
+export function classCommand(): Command {
+  const cls = new Command("class").description("replication classes of a domain (mogadm class)");
+
+  cls.command("list").description("list classes")
+    .argument("[domain]", "only this domain's classes")
+    .action(withClient(async ({ client, json }, _o, only) => {
+      const { domains } = await client.rpc("get_domains", {});
+      const rows = domains.filter((d) => only === undefined || d.domain === only)
+        .flatMap((d) => d.classes.map((c) => ({ domain: d.domain, ...c })));
+      if (json) return printJson({ classes: rows });
+      printTable(["domain", "class", "mindevcount", "replpolicy", "hashtype"],
+        rows.map((r) => [r.domain, r.class, r.mindevcount, r.replpolicy, r.hashtype]));
+    }));
+
+  classOptions(cls.command("add").description("create a class")
+    .argument("<domain>").argument("<class>"), "copies to keep (default 2)")
+    .action(withClient<ClassOptions>(async ({ client, json }, o, domain, name) => {
+      const reply = await client.rpc("create_class", { domain, class: name, mindevcount: o.mindevcount ?? 2, ...optional(o) });
+      if (json) return printJson(reply);
+      console.log(`class ${reply.class} created in ${reply.domain} (mindevcount ${reply.mindevcount})`);
+    }));
+
+  classOptions(cls.command("modify").description("change a class; options left out keep their value")
+    .argument("<domain>").argument("<class>"), "copies to keep")
+    .action(withClient<ClassOptions>(async ({ client, json }, o, domain, name) => {
+      // update_class takes the whole class: fill what was left out from the current definition
+      const { domains } = await client.rpc("get_domains", {});
+      const d = domains.find((x) => x.domain === domain);
+      if (!d) throw new MogileError("domain_not_found");
+      const c = d.classes.find((x) => x.class === name);
+      if (!c) throw new MogileError("class_not_found");
+      const current: ClassOptions = {
+        mindevcount: c.mindevcount,
+        ...(replPolicy.safeParse(c.replpolicy).success && { replpolicy: c.replpolicy }),
+        ...((HASH_TYPES as readonly string[]).includes(c.hashtype) && { hashtype: c.hashtype as HashType }),
+      };
+      const mindevcount = o.mindevcount ?? c.mindevcount;
+      const reply = await client.rpc("update_class", { domain, class: name, mindevcount, ...optional(current), ...optional(o) });
+      if (json) return printJson(reply);
+      console.log(`class ${reply.class} in ${reply.domain} updated (mindevcount ${reply.mindevcount})`);
+    }));
+
+  cls.command("delete").description("delete a class that has no files")
+    .argument("<domain>").argument("<class>")
+    .action(withClient(async ({ client, json }, _o, domain, name) => {
+      const reply = await client.rpc("delete_class", { domain, class: name });
+      if (json) return printJson(reply);
+      console.log(`class ${name} deleted from ${domain}`);
+    }));
+
+  return cls;
+}
