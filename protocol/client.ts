@@ -1,11 +1,14 @@
-// The typed mogile SDK: tracker commands over NATS request-reply, plus streaming put/get with failover.
+// The mogile SDK client: tracker commands over NATS request-reply (methods in commands.ts), streaming put/get with failover.
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
 import { Readable, PassThrough } from "node:stream";
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
 import { subjects } from "./subjects.ts";
 import { MogileError, isErrorCode } from "./errors.ts";
 import type { Command, Request, Reply } from "./schemas.ts";
 import { httpRequest, drain, readText, HttpError } from "./http.ts";
+import { TrackerCommands } from "./commands.ts";
 
 export interface ClientOptions {
   /** NATS server URL(s); default MOGILE_NATS_URL or nats://127.0.0.1:4222 */
@@ -53,8 +56,10 @@ function decode<T>(data: Uint8Array, hdrs: MsgHdrs | undefined): T {
   return JSON.parse(text) as T;
 }
 
-export class MogileClient {
-  private constructor(readonly nc: NatsConnection, private readonly owned: boolean, private readonly timeoutMs: number) {}
+export class MogileClient extends TrackerCommands {
+  private constructor(readonly nc: NatsConnection, private readonly owned: boolean, private readonly timeoutMs: number) {
+    super();
+  }
 
   /** Connect to the cluster's NATS servers. */
   static async connect(opts: ClientOptions = {}): Promise<MogileClient> {
@@ -84,27 +89,32 @@ export class MogileClient {
     }
   }
 
-  createDomain(domain: string) { return this.rpc("create_domain", { domain }); }
-  createClass(domain: string, cls: string, mindevcount: number) { return this.rpc("create_class", { domain, class: cls, mindevcount }); }
-  getPaths(domain: string, key: string, opts: { noverify?: boolean; pathcount?: number } = {}) {
-    return this.rpc("get_paths", { domain, key, noverify: opts.noverify ?? true, pathcount: opts.pathcount ?? 2 });
-  }
-  fileInfo(domain: string, key: string) { return this.rpc("file_info", { domain, key, devices: true }); }
-  delete(domain: string, key: string) { return this.rpc("delete", { domain, key }); }
-  list(domain: string, opts: { prefix?: string; after?: string; limit?: number } = {}) {
-    return this.rpc("list_keys", { domain, ...opts });
-  }
-
   /**
    * Store `body` under `key`. A Buffer is retried on every candidate device; a stream fails over
    * only while none of it has been consumed. The key is linked only after the upload is verified.
    */
   async put(domain: string, key: string, body: Buffer | Readable | string, opts: PutOptions = {}): Promise<PutResult> {
     const data = typeof body === "string" ? Buffer.from(body) : body;
-    const size = Buffer.isBuffer(data) ? data.length : opts.size;
+    // a stream is reused across attempts only while none of it was consumed (see upload)
+    return this.upload(domain, key, () => data, Buffer.isBuffer(data), Buffer.isBuffer(data) ? data.length : opts.size, opts);
+  }
+
+  /**
+   * Store the file at `filePath` under `key`, with its size from stat. A file can be read again,
+   * so any failed attempt (even mid-body) is retried on the next candidate device.
+   */
+  async putFile(domain: string, key: string, filePath: string, opts: Omit<PutOptions, "size"> = {}): Promise<PutResult> {
+    const { size, isFile } = await stat(filePath).then((s) => ({ size: s.size, isFile: s.isFile() }));
+    if (!isFile) throw new MogileError("bad_request", `${filePath} is not a regular file`);
+    return this.upload(domain, key, () => createReadStream(filePath), true, size, opts);
+  }
+
+  /** create_open, then PUT to each candidate device in turn until one takes it, then create_close. */
+  private async upload(domain: string, key: string, source: () => Buffer | Readable, replayable: boolean, size: number | undefined, opts: PutOptions): Promise<PutResult> {
     const open = await this.rpc("create_open", { domain, key, class: opts.class, multi_dest: true, size });
     const errors: string[] = [];
     for (const dest of open.dests) {
+      const data = source();
       try {
         const headers = size !== undefined ? { "content-length": size } : undefined;
         const res = await httpRequest(dest.path, { method: "PUT", body: data, headers, timeoutMs: opts.timeoutMs ?? 120_000 });
@@ -117,13 +127,34 @@ export class MogileClient {
         const closed = await this.rpc("create_close", { domain, key, fid: open.fid, devid: dest.devid, path: dest.path, size: size ?? written });
         return { fid: closed.fid, key, length: closed.length, devid: dest.devid, path: dest.path };
       } catch (err) {
+        // a stream we opened (a file) must not leak its descriptor when the attempt fails
+        if (replayable && !Buffer.isBuffer(data)) data.destroy();
         if (err instanceof MogileError) throw err;
         errors.push((err as Error).message);
-        const replayable = Buffer.isBuffer(data) || (err instanceof HttpError && err.beforeBody);
-        if (!replayable) break;
+        if (!replayable && !(err instanceof HttpError && err.beforeBody)) break;
       }
     }
     throw new MogileError("upload_failed", errors.join("; "));
+  }
+
+  /**
+   * Every key in `domain` (under `prefix`), in order, fetched a page at a time with `after`;
+   * an empty domain or prefix yields nothing.
+   */
+  async *listAll(domain: string, opts: { prefix?: string; pageSize?: number } = {}): AsyncGenerator<string, void, undefined> {
+    let after: string | undefined;
+    for (;;) {
+      let page: Reply<"list_keys">;
+      try {
+        page = await this.list(domain, { prefix: opts.prefix, after, limit: opts.pageSize ?? 1000 });
+      } catch (err) {
+        if (err instanceof MogileError && err.code === "none_match") return;
+        throw err;
+      }
+      yield* page.keys;
+      if (page.keys.length === 0 || !page.next_after || page.next_after === after) return;
+      after = page.next_after;
+    }
   }
 
   /**
