@@ -7,7 +7,7 @@ import { openStore } from "../actors/runtime/mongo.ts";
 import { connectNats, ensureJetStream } from "../actors/runtime/nats.ts";
 import { createLogger } from "../actors/runtime/log.ts";
 import type { MogileClient } from "../protocol/client.ts";
-import { REPO, freePort, startMetadata, startNats, stopProcess, waitForPort, type Service } from "./services.ts";
+import { REPO, assertPortFree, freePort, startMetadata, startNats, stopProcess, waitForPort, type Service } from "./services.ts";
 
 export type Role = "query" | "replicator" | "deleter" | "monitor" | "reaper" | "gateway" | "legacy";
 export const ROLES: Role[] = ["query", "replicator", "deleter", "monitor", "reaper", "gateway", "legacy"];
@@ -94,6 +94,7 @@ export class Cluster {
 
   async startStorage(host: string, devids: number[], port?: number): Promise<StorageHost> {
     const p = port ?? (await freePort());
+    if (port) await assertPortFree(port, `storage ${host}`);
     const root = path.join(this.opts.dataDir, "storage", host);
     const proc = this.spawn("storage", host, {
       MOGILE_STORAGE_HOST: host,
@@ -112,11 +113,13 @@ export class Cluster {
     const extra = { ...env };
     if (role === "gateway") {
       const port = this.opts.httpPort ?? (await freePort());
+      if (this.opts.httpPort) await assertPortFree(port, "gateway");
       extra.MOGILE_HTTP_PORT = String(port);
       this.httpUrl = `http://127.0.0.1:${port}`;
     }
     if (role === "legacy") {
       const port = this.opts.legacyPort ?? (await freePort());
+      if (this.opts.legacyPort) await assertPortFree(port, "legacy");
       extra.MOGILE_LEGACY_PORT = String(port);
       this.legacyPort = port;
     }

@@ -64,16 +64,23 @@ process.on("SIGTERM", () => void stop("SIGTERM"));
 // a dead actor is restarted (with back-off) so the cluster keeps its shape
 for (const a of cluster.actors) watch(a.role as Role, a.proc);
 function watch(role: Role, proc: import("node:child_process").ChildProcess, attempt = 0) {
-  proc.once("exit", (code, sig) => {
+  const restart = (why: string) => {
     if (stopping) return;
     const delay = Math.min(30_000, 500 * 2 ** attempt);
-    say(`${role} exited (${sig ?? code}); restarting in ${delay} ms`);
+    say(`${role} exited (${why}); restarting in ${delay} ms`);
     setTimeout(async () => {
-      if (stopping || role === "gateway" || role === "legacy") return; // they hold fixed ports: restart by hand
-      const a = await cluster.spawnActor(role);
-      watch(role, a.proc, attempt + 1);
-    }, delay).unref();
-  });
+      if (stopping) return;
+      try {
+        const a = await cluster.spawnActor(role);
+        watch(role, a.proc, attempt + 1);
+      } catch (err) {
+        say(`could not restart ${role}: ${(err as Error).message}`);
+      }
+    }, delay);
+  };
+  // it may have died while the cluster was still starting
+  if (proc.exitCode !== null || proc.signalCode !== null) return restart(String(proc.signalCode ?? proc.exitCode));
+  proc.once("exit", (code, sig) => restart(String(sig ?? code)));
 }
 
 const client = await MogileClient.connect({ servers: cluster.natsUrl });

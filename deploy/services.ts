@@ -24,6 +24,15 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Refuse to start a server on a port something else already holds (a leftover from an earlier run). */
+export async function assertPortFree(port: number, what: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", () => reject(new Error(`${what}: port ${port} is already in use (a leftover process?)`)));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve()));
+  });
+}
+
 export async function waitForPort(port: number, timeoutMs: number, what: string, proc?: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -58,7 +67,9 @@ export async function startNats(o: { dataDir: string; port: number; logDir: stri
   const store = path.join(o.dataDir, "nats");
   mkdirSync(store, { recursive: true });
   const fd = logFile(o.logDir, "nats-server");
-  const proc = spawn(path.join(TOOLS, "nats-server"), ["-c", path.join(REPO, "nats.conf"), "-a", "127.0.0.1", "-p", String(o.port), "-sd", store], { stdio: ["ignore", fd, fd] });
+  await assertPortFree(o.port, "nats-server");
+  // own process group: a terminal's Ctrl-C reaches the launcher, which stops servers last
+  const proc = spawn(path.join(TOOLS, "nats-server"), ["-c", path.join(REPO, "nats.conf"), "-a", "127.0.0.1", "-p", String(o.port), "-sd", store], { stdio: ["ignore", fd, fd], detached: true });
   await waitForPort(o.port, 15_000, "nats-server", proc);
   return { name: "nats-server", proc, stop: () => stopProcess(proc) };
 }
@@ -95,21 +106,21 @@ async function startPostgres(o: { dataDir: string; port: number; logDir: string 
   }
   if (!existsSync(path.join(dir, "PG_VERSION"))) {
     pgRun(path.join(bin, "initdb"), ["-D", dir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"], { stdio: "ignore" });
-    // synchronous_commit=off: a crash may lose the last few hundred ms of metadata commits, never
-    // corrupt them; file bytes are fsynced on the storage nodes regardless
     appendFileSync(path.join(dir, "postgresql.conf"), [
       "listen_addresses = '127.0.0.1'",
       `unix_socket_directories = '${dir}'`,
       "max_connections = 200",
       "shared_buffers = 128MB",
-      "synchronous_commit = off",
       "",
     ].join("\n"));
   }
   // the port can change between runs: pass it on the command line
   const logPath = path.join(dir, "server.log");
   try { pgRun(path.join(bin, "pg_ctl"), ["-D", dir, "stop", "-m", "fast"], { stdio: "ignore" }); } catch { /* not running */ }
-  pgRun(path.join(bin, "pg_ctl"), ["-D", dir, "-l", logPath, "-o", `-p ${o.port}`, "-w", "-t", "60", "start"], { stdio: "ignore" });
+  // every acknowledged metadata write is durable (commits are fsynced, grouped under load);
+  // MOGILE_PG_SYNC_COMMIT=off trades the last few hundred ms of commits on power loss for speed
+  const syncCommit = process.env.MOGILE_PG_SYNC_COMMIT === "off" ? "off" : "on";
+  pgRun(path.join(bin, "pg_ctl"), ["-D", dir, "-l", logPath, "-o", `-p ${o.port} -c synchronous_commit=${syncCommit}`, "-w", "-t", "60", "start"], { stdio: "ignore" });
   const has = pgRun(path.join(bin, "psql"), ["-h", "127.0.0.1", "-p", String(o.port), "-U", "postgres", "-tAc", "SELECT 1 FROM pg_database WHERE datname='ferretdb'"]);
   if (!has.includes("1")) pgRun(path.join(bin, "createdb"), ["-h", "127.0.0.1", "-p", String(o.port), "-U", "postgres", "ferretdb"], { stdio: "ignore" });
   return {
@@ -134,7 +145,7 @@ export async function startMetadata(o: { dataDir: string; logDir: string; port?:
     "--handler=postgresql", `--postgresql-url=${pg.url}`,
     `--listen-addr=127.0.0.1:${port}`, "--repl-set-name=rs0",
     `--state-dir=${state}`, "--debug-addr=-", "--telemetry=disable", "--log-level=error",
-  ], { stdio: ["ignore", fd, fd], env: { ...process.env, DO_NOT_TRACK: "1" } });
+  ], { stdio: ["ignore", fd, fd], env: { ...process.env, DO_NOT_TRACK: "1" }, detached: true });
   await waitForPort(port, 30_000, "ferretdb", proc);
   const ferret: Service = { name: "ferretdb", proc, stop: () => stopProcess(proc) };
   return {

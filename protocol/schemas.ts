@@ -9,9 +9,14 @@ export const zbool = z.preprocess(
 const zint = (min = 0) => z.coerce.number().int().min(min);
 const name = (max: number) => z.string().min(1).max(max);
 
-export const domainName = name(255).refine((s) => s !== "0", "domain must not be 0");
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+/** domain and class names: no control characters (the file id joins domain and key with \x1f) */
+export const domainName = name(255).refine((s) => s !== "0", "domain must not be 0").refine((s) => !CONTROL.test(s), "domain must not contain control characters");
 export const keyName = name(255).refine((s) => !s.includes("\0"), "key must not contain NUL");
-export const className = name(50);
+export const className = name(50).refine((s) => !CONTROL.test(s), "class must not contain control characters");
+/** a key that may be empty (create_open/create_close: empty means "discard") */
+const optionalKey = z.string().max(255).refine((s) => !s.includes("\0"), "key must not contain NUL");
 
 export const DEVICE_STATES = ["alive", "down", "readonly", "drain", "dead"] as const;
 export const HOST_STATES = ["alive", "down", "readonly", "dead"] as const;
@@ -86,7 +91,7 @@ export const RegisterStorage = z.object({
 export const checksum = z.string().regex(/^(MD5|SHA-1|SHA-256):[0-9a-fA-F]{32,128}$/, "checksum must be ALG:hex");
 export const CreateOpen = z.object({
   domain: domainName,
-  key: z.string().max(255).default(""),
+  key: optionalKey.default(""),
   class: z.string().max(50).optional(),
   multi_dest: zbool.default(false),
   /** a fid to use instead of an allocated one (fid_in_use if it may be taken) */
@@ -101,7 +106,7 @@ export const CreateClose = z.object({
   fid: zint(1),
   devid: zint(1),
   path: z.string().min(1),
-  key: z.string().max(255).default(""),
+  key: optionalKey.default(""),
   size: zint(0).optional(),
   checksum: checksum.optional(),
   checksumverify: zbool.default(false),

@@ -15,7 +15,7 @@ import { createLogger } from "../actors/runtime/log.ts";
 
 const t = suite<{ tc: TestCluster }>("jobs");
 t.before(async (ctx) => {
-  ctx.tc = await startTestCluster("jobs", { env: { MOGILE_DELETER_RETRY_MS: "300,600", MOGILE_REPLICATOR_RETRY_MS: "200", MOGILE_REPLICATOR_MAX_DELIVER: "3" } });
+  ctx.tc = await startTestCluster("jobs", { env: { MOGILE_DELETER_RETRY_MS: "300,600", MOGILE_DELETER_MAX_DELIVER: "1000", MOGILE_REPLICATOR_RETRY_MS: "200", MOGILE_REPLICATOR_MAX_DELIVER: "3" } });
   await ctx.tc.client.createDomain("d");
   await ctx.tc.client.createClass("d", "one", 1);
 });

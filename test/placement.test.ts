@@ -70,11 +70,15 @@ test("policy - MultipleHosts wants copies on distinct hosts", () => {
   assert.is(multipleHosts([{ devid: 1, hostid: 1 }, { devid: 2, hostid: 1 }], 2, alive).kind, "copy", "two devices on one host are not enough");
 });
 
-test("policy - with one live host it settles for another device there", () => {
-  const r = multipleHosts([{ devid: 1, hostid: 1 }], 2, new Set([1]));
+test("policy - with one writable host it settles for another device there, then waits to spread", () => {
+  const r = multipleHosts([{ devid: 1, hostid: 1 }], 2, new Set([1]), new Set([1, 2, 3]));
   assert.is(r.kind, "copy");
   if (r.kind === "copy") assert.ok(r.desperate);
-  assert.is(multipleHosts([{ devid: 1, hostid: 1 }, { devid: 2, hostid: 1 }], 2, new Set([1])).kind, "satisfied");
+  const two = [{ devid: 1, hostid: 1 }, { devid: 2, hostid: 1 }];
+  assert.is(multipleHosts(two, 2, new Set([1]), new Set([1, 2, 3])).kind, "wait", "other hosts are only down for now");
+  assert.is(multipleHosts(two, 2, new Set([1]), new Set([1])).kind, "satisfied", "a one-host cluster cannot do better");
+  const back = multipleHosts(two, 2, new Set([1, 2]), new Set([1, 2, 3]));
+  assert.is(back.kind, "copy", "a host came back: spread");
 });
 
 test.run();

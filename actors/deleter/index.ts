@@ -9,6 +9,7 @@ import type { ActorContext, ActorSpec } from "../runtime/actor.ts";
 import { DeviceView } from "../runtime/devices.ts";
 import { startJobLoop, ack, retry, type Outcome } from "../runtime/jobs.ts";
 import type { Logger } from "../runtime/log.ts";
+import type { Store } from "../runtime/mongo.ts";
 
 const Config = z.object({
   /** retry delays in ms for temporary failures, comma-separated (the last one repeats) */
@@ -22,9 +23,11 @@ const Config = z.object({
 /** 2 s, 10 s, 1 min, 5 min, 30 min… (±20%) */
 const RETRY_MS = [2_000, 10_000, 60_000, 300_000, 1_800_000];
 
-export async function removeCopies(devices: DeviceView, log: Logger, job: DeleteJob): Promise<Outcome> {
+export async function removeCopies(devices: DeviceView, store: Store, log: Logger, job: DeleteJob): Promise<Outcome> {
   const pending: string[] = [];
   for (const devid of job.devids) {
+    // an unrecorded replica may have been copied again and recorded since: never delete a live copy
+    if (job.reason === "orphan-replica" && (await store.files.findOne({ fid: job.fid, devids: devid }, { projection: { _id: 1 } }))) continue;
     const row = devices.row(devid);
     if (!row) { log.warn("delete: device unknown; forgetting its copy", { fid: job.fid, devid }); continue; }
     if (row.dev.status === "dead") continue; // its bytes are gone with it
@@ -50,7 +53,7 @@ export async function start(ctx: ActorContext) {
     retryScheduleMs: cfg.MOGILE_DELETER_RETRY_MS ?? RETRY_MS,
     parse: (data) => DeleteJob.parse(JSON.parse(new TextDecoder().decode(data))),
     fid: (j) => j.fid,
-    handle: (job) => removeCopies(devices, ctx.log, job),
+    handle: (job) => removeCopies(devices, ctx.store!, ctx.log, job),
   });
   return {
     stopped: loop.stopped,

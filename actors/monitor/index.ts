@@ -38,14 +38,15 @@ export async function start(ctx: ActorContext) {
     const parsed = ObservedDevice.safeParse(e.json());
     if (parsed.success) recorded.set(parsed.data.devid, parsed.data);
   }
-  const last = new Map<number, Heartbeat>();
+  const last = new Map<number, Heartbeat & { receivedAt: number }>();
   const written = new Map<number, { state: ObservedState; at: number }>();
 
   const sub = ctx.nc.subscribe(subjects.heartbeatAll, {
     callback: (_err, msg) => {
       try {
         const hb = Heartbeat.parse(msg.json());
-        last.set(hb.devid, hb);
+        // judge liveness by our clock, not the sender's: hosts' clocks may disagree
+        last.set(hb.devid, { ...hb, receivedAt: Date.now() });
       } catch (err) {
         log.warn("malformed heartbeat", { subject: msg.subject, err });
       }
@@ -65,14 +66,14 @@ export async function start(ctx: ActorContext) {
         if (!before || before.observed === "unreachable" || now - before.lastHeartbeat < cfg.MOGILE_HEARTBEAT_TIMEOUT_MS + cfg.MOGILE_MONITOR_REFRESH_MS) continue;
       }
       if (dev?.status === "dead") continue;
-      const state = observe(hb?.ts ? Math.min(hb.ts, now) : 0, hb?.writable ?? false, now, cfg.MOGILE_HEARTBEAT_TIMEOUT_MS);
+      const state = observe(hb?.receivedAt ?? 0, hb?.writable ?? false, now, cfg.MOGILE_HEARTBEAT_TIMEOUT_MS);
       const prev = written.get(devid);
       if (prev && prev.state === state && now - prev.at < cfg.MOGILE_MONITOR_REFRESH_MS) continue;
       const entry: ObservedDevice = {
         devid, hostid: hb?.hostid ?? dev?.hostid ?? recorded.get(devid)?.hostid ?? 0,
         observed: state,
         total: hb?.total ?? recorded.get(devid)?.total ?? 0, used: hb?.used ?? recorded.get(devid)?.used ?? 0, free: hb?.free ?? recorded.get(devid)?.free ?? 0,
-        ts: now, lastHeartbeat: hb?.ts ?? recorded.get(devid)?.lastHeartbeat ?? 0,
+        ts: now, lastHeartbeat: hb?.receivedAt ?? recorded.get(devid)?.lastHeartbeat ?? 0,
       };
       if (!entry.hostid) continue;
       await kv.put(`dev.${devid}`, JSON.stringify(entry));

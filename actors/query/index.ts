@@ -6,6 +6,7 @@ import { SERVICE_NAME, SERVICE_QUEUE, subjects } from "../../protocol/subjects.t
 import { requests, FileChanged, UNSUPPORTED_COMMANDS, type Command } from "../../protocol/schemas.ts";
 import { MogileError, httpStatus } from "../../protocol/errors.ts";
 import { actorConfig } from "../runtime/config.ts";
+import { UPLOAD_RECORD_TTL_MS } from "../runtime/nats.ts";
 import { stoppedSignal, type ActorContext, type ActorSpec } from "../runtime/actor.ts";
 import { DeviceView } from "../runtime/devices.ts";
 import { FidAllocator, fileId } from "../runtime/mongo.ts";
@@ -17,7 +18,7 @@ import { zodToMogile } from "./validate.ts";
 
 const Config = z.object({
   /** seconds an upload may stay open before the reaper removes it (MogileFS: 3600) */
-  MOGILE_UPLOAD_TTL_SEC: z.coerce.number().int().positive().default(3600),
+  MOGILE_UPLOAD_TTL_SEC: z.coerce.number().int().positive().max(UPLOAD_RECORD_TTL_MS / 1000 / 2, "must be at most half the upload bucket's TTL").default(3600),
   /** fids taken from the counter per database write */
   MOGILE_FID_BLOCK: z.coerce.number().int().positive().default(1000),
   /** get_paths cache entries (0 disables the cache) */
@@ -111,7 +112,7 @@ async function serve(ctx: QueryContext, command: Command, msg: ServiceMsg): Prom
     } catch {
       throw new MogileError("bad_request", "request body is not JSON");
     }
-    const parsed = requests[command].safeParse(raw);
+    const parsed = requests[command].safeParse(dropEmpty(raw));
     if (!parsed.success) throw zodToMogile(parsed.error, command, raw);
     const handler = handlers[command] as (c: QueryContext, a: unknown) => Promise<unknown>;
     const reply = await handler(ctx, parsed.data);
@@ -121,6 +122,17 @@ async function serve(ctx: QueryContext, command: Command, msg: ServiceMsg): Prom
     if (e.code === "failure" || e.code === "db") ctx.log.error("command failed", { command, err });
     msg.respondError(httpStatus(e.code), e.code, JSON.stringify(e.toJSON()));
   }
+}
+
+/** Arguments whose empty value means something (an empty key discards an upload, …). */
+const EMPTY_MEANS_EMPTY = new Set(["key", "prefix", "after", "value", "altip", "altmask"]);
+
+/** MogileFS treats an empty argument as absent (classic clients send `limit=`): so do we. */
+function dropEmpty(raw: unknown): unknown {
+  if (!raw || typeof raw !== "object" || Array.isArray(raw)) return raw;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) if (v !== "" || EMPTY_MEANS_EMPTY.has(k)) out[k] = v;
+  return out;
 }
 
 function toMogile(err: unknown): MogileError {

@@ -64,13 +64,21 @@ export async function replicate(d: Deps, job: ReplicateJob, attempt = 1): Promis
   const failedDevs = new Set<number>();
   let devids = [...file.devids];
   for (let round = 0; round < min + 2; round++) {
+    // a copy on a device this actor does not know yet (a host that registered moments ago) is
+    // not evidence of loss: wait for the device view rather than give up
+    const unknown = devids.filter((devid) => !d.devices.row(devid));
+    if (devids.length > 0 && unknown.length === devids.length) return retry(`devices ${unknown.join(",")} are unknown here`);
     const on: Placed[] = devids
       .map((devid) => ({ devid, row: d.devices.row(devid) }))
       .filter((x) => x.row && x.row.dev.status !== "dead")
       .map((x) => ({ devid: x.devid, hostid: x.row!.dev.hostid }));
     const aliveHosts = new Set<number>();
-    for (const devid of d.devices.devices.keys()) if (d.devices.writable(devid)) aliveHosts.add(d.devices.devices.get(devid)!.hostid);
-    const answer = multipleHosts(on, min, aliveHosts);
+    const liveHosts = new Set<number>();
+    for (const [devid, dev] of d.devices.devices) {
+      if (d.devices.writable(devid)) aliveHosts.add(dev.hostid);
+      if (dev.status === "alive" && d.devices.hosts.get(dev.hostid)?.status === "alive") liveHosts.add(dev.hostid);
+    }
+    const answer = multipleHosts(on, min, aliveHosts, liveHosts);
     if (answer.kind === "satisfied") return ack;
     if (answer.kind === "no_source") return fatal(`fid ${file.fid} has no copy on a live device`);
     if (answer.kind === "wait") return retry(answer.reason);
@@ -90,7 +98,12 @@ export async function replicate(d: Deps, job: ReplicateJob, attempt = 1): Promis
     const recorded = await recordCopy(d, file, dest, job);
     // deleted or replaced while we copied: our copy is garbage
     if (recorded === "gone") return orphan(d, file.fid, dest);
-    if (recorded === "not_yet") return retry(`fid ${file.fid} not linked yet`);
+    if (recorded === "not_yet") {
+      // the next delivery starts from the database; this copy is unrecorded, so it goes (the
+      // deleter re-checks the record first, in case a later copy lands on the same device)
+      await orphan(d, file.fid, dest);
+      return retry(`fid ${file.fid} not linked yet`);
+    }
     devids.push(dest);
     d.nc.publish(subjects.fileChanged, JSON.stringify({ domain: file.domain, key: file.key, fid: file.fid }));
   }

@@ -9,18 +9,20 @@ export type PolicyAnswer =
   | { kind: "wait"; reason: string };
 
 /**
- * @param on          the file's current copies on non-dead devices
- * @param min         the class mindevcount
- * @param aliveHosts  hosts that have at least one device able to take new files
+ * @param on            the file's current copies on non-dead devices
+ * @param min           the class mindevcount
+ * @param writableHosts hosts with a device able to take a copy right now
+ * @param liveHosts     hosts with at least one device in admin state alive (reachable or not)
  */
-export function multipleHosts(on: Placed[], min: number, aliveHosts: Set<number>): PolicyAnswer {
+export function multipleHosts(on: Placed[], min: number, writableHosts: Set<number>, liveHosts: Set<number> = writableHosts): PolicyAnswer {
   if (on.length === 0) return { kind: "no_source" };
   const hosts = new Set(on.map((p) => p.hostid));
-  if (min <= 1 && on.length >= 1) return { kind: "satisfied" };
+  if (min <= 1) return { kind: "satisfied" };
   if (hosts.size >= min) return { kind: "satisfied" };
-  const freshHosts = [...aliveHosts].filter((h) => !hosts.has(h));
-  if (freshHosts.length > 0) return { kind: "copy", avoidHosts: hosts, desperate: false };
-  // every live host already has a copy: settle for another device on a used host
+  if ([...writableHosts].some((h) => !hosts.has(h))) return { kind: "copy", avoidHosts: hosts, desperate: false };
+  // no other host can take a copy now: keep enough copies on the hosts we have …
   if (on.length < min) return { kind: "copy", avoidHosts: new Set(), desperate: true };
-  return { kind: "satisfied" };
+  // … and come back later if a host that could hold one is only down for the moment
+  if ([...liveHosts].some((h) => !hosts.has(h))) return { kind: "wait", reason: `copies share ${hosts.size} host(s); waiting for another host` };
+  return { kind: "satisfied" }; // every host there is has a copy
 }

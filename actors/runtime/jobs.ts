@@ -43,7 +43,8 @@ export async function startJobLoop<J>(o: JobLoopOptions<J>): Promise<ActorHandle
   const consumer = await js.consumers.get(o.stream, o.consumer);
   const { stopped, done } = stoppedSignal();
   const stats = { done: 0, retried: 0, failed: 0 };
-  const messages = await consumer.consume({ max_messages: o.concurrency * 2, expires: 5_000 });
+  // fetch no more than we run at once: a prefetched job waiting behind slow ones would outlive ack_wait
+  const messages = await consumer.consume({ max_messages: o.concurrency, expires: 5_000 });
   const inflight = new Set<Promise<void>>();
   let draining = false;
 
@@ -58,10 +59,14 @@ export async function startJobLoop<J>(o: JobLoopOptions<J>): Promise<ActorHandle
       return;
     }
     let outcome: Outcome;
+    // a long job (a big copy) tells JetStream it is alive, so it is not redelivered meanwhile
+    const alive = setInterval(() => m.working(), 20_000);
     try {
       outcome = await o.handle(job, attempt);
     } catch (err) {
       outcome = retry(err instanceof Error ? err.message : String(err));
+    } finally {
+      clearInterval(alive);
     }
     if (outcome.kind === "retry" && attempt >= o.maxDeliver) outcome = fatal(`gave up after ${attempt} attempts: ${outcome.reason}`);
     switch (outcome.kind) {

@@ -24,6 +24,8 @@ export async function connectNats(servers: string, name: string, log: Logger): P
   return nc;
 }
 
+/** upload records vanish after this long even if never closed or reaped */
+export const UPLOAD_RECORD_TTL_MS = 24 * 3600_000;
 const replicas = () => Number(process.env.MOGILE_JS_REPLICAS ?? 1);
 
 const streamConfigs = (): (Partial<StreamConfig> & { name: string })[] => [
@@ -73,7 +75,9 @@ export async function ensureJetStream(nc: NatsConnection): Promise<{ devstate: K
   }
   const kvm = new Kvm(nc);
   const devstate = await kvm.create(buckets.deviceState, { history: 1, replicas: replicas() });
-  // upload records outlive any sane upload TTL; the reaper acts on them long before they age out
-  const uploads = await kvm.create(buckets.uploads, { history: 1, replicas: replicas(), ttl: 24 * 3600_000 });
+  // upload records outlive any sane upload TTL (the reaper acts long before they age out); the
+  // purge marker each create_close leaves is dropped after a minute, so the bucket holds only
+  // open uploads, not the day's traffic
+  const uploads = await kvm.create(buckets.uploads, { history: 1, replicas: replicas(), ttl: UPLOAD_RECORD_TTL_MS, markerTTL: 60_000 });
   return { devstate, uploads };
 }

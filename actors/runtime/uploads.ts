@@ -40,7 +40,7 @@ export class Uploads {
     if (!e || e.operation !== "PUT") return null;
     if (revision !== undefined && e.revision !== revision) return null;
     try {
-      await this.kv.purge(keyOf(fid), { previousSeq: e.revision });
+      await this.kv.purge(keyOf(fid), { previousSeq: e.revision, ttl: "60s" });
     } catch {
       return null; // someone else took it first
     }

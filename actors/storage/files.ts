@@ -1,7 +1,7 @@
 // The storage node's HTTP file server (mogstored): PUT/GET/HEAD/DELETE on MogileFS fid paths.
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, open, rename, stat, unlink } from "node:fs/promises";
+import { mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
@@ -46,6 +46,7 @@ export function fileStore(root: string, devids: number[]): FileStore {
         }
         // rename only after the fsync: a crash never exposes a partial file under the fid's name
         await rename(tmp, file);
+        await syncDir(dir);
         return ws.bytesWritten;
       } catch (err) {
         ws.destroy();
@@ -80,7 +81,30 @@ async function writeSmall(src: Readable, tmp: string, file: string, expected: nu
   await fh.close();
   // rename only after the fsync: a crash never exposes a partial file under the fid's name
   await rename(tmp, file);
+  await syncDir(path.dirname(file));
   return n;
+}
+
+/** fsync a directory, so a rename into it survives power loss */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, "r");
+  try { await fh.sync(); } finally { await fh.close(); }
+}
+
+/** Remove temp files a crash left behind (no upload is in flight before the node serves). */
+export async function sweepTempFiles(root: string, log: Logger): Promise<number> {
+  let removed = 0;
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory() && depth < 5) await walk(p, depth + 1);
+      else if (e.isFile() && /\.fid\.tmp-[0-9a-f]+$/.test(e.name)) { await unlink(p).catch(() => {}); removed++; }
+    }
+  };
+  await walk(root, 0);
+  if (removed) log.info("removed temp files left by a crash", { count: removed });
+  return removed;
 }
 
 export class StorageError extends Error {
@@ -110,7 +134,7 @@ export function parseRange(header: string | undefined, size: number): { start: n
   } else {
     start = Number(a);
     end = b === "" ? size - 1 : Math.min(Number(b), size - 1);
-    if (b !== "" && Number(b) < start) return "invalid";
+    if (b !== "" && Number(b) < start) return null; // not a valid range-spec: ignore the header
   }
   if (start >= size) return "invalid";
   return { start, end };
@@ -119,7 +143,13 @@ export function parseRange(header: string | undefined, size: number): { start: n
 export function createFileServer(fs: FileStore, log: Logger): http.Server {
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const [rawPath, query = ""] = (req.url ?? "/").split("?", 2);
-    const uri = decodeURIComponent(rawPath);
+    let uri: string;
+    try {
+      uri = decodeURIComponent(rawPath);
+    } catch {
+      req.resume();
+      return send(res, 400, "malformed percent-encoding in path");
+    }
     const target = fs.resolve(uri);
     if (!target) {
       req.resume();

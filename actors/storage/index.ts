@@ -11,7 +11,7 @@ import { StorageFetch, type Heartbeat } from "../../protocol/schemas.ts";
 import { fidPath } from "../../protocol/paths.ts";
 import { httpRequest, drain } from "../../protocol/http.ts";
 import { MogileClient } from "../../protocol/client.ts";
-import { createFileServer, fileStore, type FileStore } from "./files.ts";
+import { createFileServer, fileStore, sweepTempFiles, type FileStore } from "./files.ts";
 
 const Config = z.object({
   /** host name registered with the tracker (unique per storage host) */
@@ -34,6 +34,7 @@ export async function start(ctx: ActorContext) {
   const root = path.resolve(cfg.MOGILE_STORAGE_ROOT);
   for (const devid of cfg.MOGILE_STORAGE_DEVICES) await mkdir(path.join(root, `dev${devid}`), { recursive: true });
   const fs = fileStore(root, cfg.MOGILE_STORAGE_DEVICES);
+  await sweepTempFiles(root, log);
   const server = createFileServer(fs, log);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -92,7 +93,9 @@ export async function start(ctx: ActorContext) {
 
 async function publishHeartbeats(ctx: ActorContext, fs: FileStore, hostid: number, host: string, url: string) {
   for (const devid of fs.devids) {
-    const st = await statfs(path.join(fs.root, `dev${devid}`));
+    // one failing device must not silence the others: it simply misses its heartbeat
+    const st = await statfs(path.join(fs.root, `dev${devid}`)).catch((err) => { ctx.log.warn("device unreadable", { devid, err }); return null; });
+    if (!st) continue;
     const total = st.blocks * st.bsize;
     const hb: Heartbeat = {
       hostid, devid, host, url,
