@@ -44,18 +44,18 @@ t("rpc - an unknown command is 404 unknown_command, an unsupported one 501", asy
   fails(await rpc(url, "rebalance_status"), 501, "unsupported_command");
 });
 
-t("rpc - malformed JSON is 400 bad_request and a schema failure lists its issues", async ({ url }) => {
+t("rpc - malformed JSON is 400 bad_request; a schema failure gets the MogileFS code and lists its issues", async ({ url }) => {
   fails(await rpc(url, "create_domain", "{not json"), 400, "bad_request");
   let a = await rpc(url, "create_domain", {});
-  fails(a, 400, "bad_request");
+  fails(a, 400, "no_domain");
   assert.ok(Array.isArray(a.body.issues) && a.body.issues.some((i: { path: string }) => i.path === "domain"), JSON.stringify(a.body));
   a = await rpc(url, "create_class", { domain: "x", class: "c", mindevcount: 0 });
-  fails(a, 400, "bad_request");
+  fails(a, 400, "invalid_mindevcount");
   assert.ok(a.body.issues.some((i: { path: string }) => i.path === "mindevcount"));
-  fails(await rpc(url, "create_host", { host: "h", ip: "1.2.3.4", port: 99999 }), 400, "bad_request");
-  fails(await rpc(url, "set_state", { host: "h", device: 1, state: "sleepy" }), 400, "bad_request");
-  fails(await rpc(url, "create_domain", [1, 2]), 400, "bad_request");
-  fails(await rpc(url, "list_fids", { from: "abc" }), 400, "bad_request");
+  fails(await rpc(url, "create_host", { host: "h", ip: "1.2.3.4", port: 99999 }), 400, "bad_params");
+  fails(await rpc(url, "set_state", { host: "h", device: 1, state: "sleepy" }), 400, "bad_params");
+  fails(await rpc(url, "create_domain", [1, 2]), 400, "bad_params");
+  fails(await rpc(url, "list_fids", { from: "abc" }), 400, "bad_params");
 });
 
 t("rpc - noop answers an empty body with {}", async ({ url }) => {
@@ -269,7 +269,7 @@ t("rpc - create_open and create_close errors map to their statuses", async ({ ur
   fails(await rpc(url, "create_close", { domain: "errs", key: "k", fid: open.fid, devid: open.devid, path: open.path, size: 6 }), 400, "size_mismatch");
   const o2 = ok(await rpc(url, "create_open", { domain: "errs", key: "k2" }));
   fails(await rpc(url, "create_close", { domain: "errs", key: "k2", fid: o2.fid, devid: o2.devid, path: o2.path + "x" }), 400, "bogus_args");
-  fails(await rpc(url, "create_close", { domain: "errs", key: "k2", fid: o2.fid, devid: o2.devid, path: o2.path, checksum: "bad" }), 400, "bad_request");
+  fails(await rpc(url, "create_close", { domain: "errs", key: "k2", fid: o2.fid, devid: o2.devid, path: o2.path, checksum: "bad" }), 400, "invalid_checksum_format");
   fails(await rpc(url, "create_close", { domain: "errs", key: "k2", fid: o2.fid, devid: o2.devid, path: o2.path }), 400, "size_verify_error");
 });
 
@@ -282,7 +282,7 @@ t("rpc - replicate_now, settings, stats and failed_jobs", async ({ url }) => {
   assert.equal(ok(await rpc(url, "server_setting", { key: "memcache_ttl" })), { key: "memcache_ttl", value: "30" });
   const { settings } = ok(await rpc(url, "server_settings"));
   assert.is(settings.memcache_ttl, "30");
-  fails(await rpc(url, "server_setting", {}), 400, "bad_request");
+  fails(await rpc(url, "server_setting", {}), 400, "bad_params");
 
   const stats = ok(await rpc(url, "stats"));
   for (const f of ["domains", "classes", "hosts", "devices", "files", "replicate_queue", "delete_queue", "open_uploads", "failed_jobs"]) {
@@ -291,7 +291,7 @@ t("rpc - replicate_now, settings, stats and failed_jobs", async ({ url }) => {
   assert.ok(stats.hosts >= 3 && stats.devices >= 6);
   const jobs = ok(await rpc(url, "failed_jobs", { kind: "replicate", limit: 10 }));
   assert.ok(Array.isArray(jobs.jobs));
-  fails(await rpc(url, "failed_jobs", { kind: "other" }), 400, "bad_request");
+  fails(await rpc(url, "failed_jobs", { kind: "other" }), 400, "bad_params");
 });
 
 // ---- REST admin routes ----

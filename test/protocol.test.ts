@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { CreateOpen, GetPaths, ListKeys, CreateClass, zbool } from "../protocol/schemas.ts";
 import { MogileError, httpStatus } from "../protocol/errors.ts";
-import { zodToMogile } from "../actors/query/validate.ts";
+import { zodToMogile } from "../protocol/validate.ts";
 import { PathCache } from "../actors/query/cache.ts";
 import { observe } from "../actors/monitor/index.ts";
 

@@ -2,17 +2,17 @@
 import type { Context } from "hono";
 import type { HttpBindings } from "@hono/node-server";
 import type { z } from "zod";
-import { MogileError } from "../../protocol/errors.ts";
+import { MogileError, type ErrorCode } from "../../protocol/errors.ts";
 
 /** The hono environment of every gateway route (node:http bindings for streaming uploads). */
 export type GatewayEnv = { Bindings: HttpBindings };
 
 export interface Issue { path: string; code: string; message: string }
 
-/** A zod failure: `bad_request` (400) whose JSON also lists every issue. */
+/** A zod failure: `bad_request` (or the MogileFS code a tracker gives), whose JSON lists every issue. */
 export class ValidationError extends MogileError {
-  constructor(readonly issues: Issue[]) {
-    super("bad_request", issues.map((i) => `${i.path || "body"}: ${i.message}`).join("; "));
+  constructor(readonly issues: Issue[], code: ErrorCode = "bad_request", message?: string) {
+    super(code, message ?? issues.map((i) => `${i.path || "body"}: ${i.message}`).join("; "));
   }
   override toJSON() {
     return { ...super.toJSON(), issues: this.issues };

@@ -3,7 +3,8 @@ import type { Hono } from "hono";
 import { MogileError } from "../../protocol/errors.ts";
 import { requests, UNSUPPORTED_COMMANDS, type Command, type Request } from "../../protocol/schemas.ts";
 import type { MogileClient } from "../../protocol/client.ts";
-import { readJson, validate, type GatewayEnv } from "./body.ts";
+import { readJson, ValidationError, type GatewayEnv } from "./body.ts";
+import { dropEmpty, parseCommand } from "../../protocol/validate.ts";
 
 const unsupported: ReadonlySet<string> = new Set(UNSUPPORTED_COMMANDS);
 
@@ -14,8 +15,18 @@ export function rpcRoutes(app: Hono<GatewayEnv>, client: MogileClient): void {
     // an unknown name is a missing resource, not a server fault (httpStatus would say 501)
     if (!Object.hasOwn(requests, command)) return c.json({ error: "unknown_command", message: `no command ${command}` }, 404);
     const name = command as Command;
-    // validated here so a bad request never costs a NATS round trip; the query actor checks again
-    const args = validate(requests[name], await readJson(c)) as Request<Command>;
+    // validated here, exactly as the query actor does (same codes), so a bad request never costs
+    // a NATS round trip; the query actor checks again
+    const raw = await readJson(c);
+    let args: Request<Command>;
+    try {
+      args = parseCommand(name, raw) as Request<Command>;
+    } catch (err) {
+      const r = requests[name].safeParse(dropEmpty(raw));
+      const issues = r.success ? [] : r.error.issues.map((i) => ({ path: i.path.map(String).join("."), code: i.code, message: i.message }));
+      if (err instanceof MogileError) throw new ValidationError(issues, err.code, err.message);
+      throw err;
+    }
     return c.json(await client.rpc(name, args));
   });
 }

@@ -14,7 +14,7 @@ import { PathCache } from "./cache.ts";
 import { NameCache, makeEnqueuers, type QueryContext } from "./context.ts";
 import { handlers } from "./commands/index.ts";
 import { Uploads } from "../runtime/uploads.ts";
-import { zodToMogile } from "./validate.ts";
+import { parseCommand } from "../../protocol/validate.ts";
 
 const Config = z.object({
   /** seconds an upload may stay open before the reaper removes it (MogileFS: 3600) */
@@ -112,27 +112,15 @@ async function serve(ctx: QueryContext, command: Command, msg: ServiceMsg): Prom
     } catch {
       throw new MogileError("bad_request", "request body is not JSON");
     }
-    const parsed = requests[command].safeParse(dropEmpty(raw));
-    if (!parsed.success) throw zodToMogile(parsed.error, command, raw);
+    const args = parseCommand(command, raw);
     const handler = handlers[command] as (c: QueryContext, a: unknown) => Promise<unknown>;
-    const reply = await handler(ctx, parsed.data);
+    const reply = await handler(ctx, args);
     msg.respond(JSON.stringify(reply));
   } catch (err) {
     const e = err instanceof MogileError ? err : toMogile(err);
     if (e.code === "failure" || e.code === "db") ctx.log.error("command failed", { command, err });
     msg.respondError(httpStatus(e.code), e.code, JSON.stringify(e.toJSON()));
   }
-}
-
-/** Arguments whose empty value means something (an empty key discards an upload, …). */
-const EMPTY_MEANS_EMPTY = new Set(["key", "prefix", "after", "value", "altip", "altmask"]);
-
-/** MogileFS treats an empty argument as absent (classic clients send `limit=`): so do we. */
-function dropEmpty(raw: unknown): unknown {
-  if (!raw || typeof raw !== "object" || Array.isArray(raw)) return raw;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(raw)) if (v !== "" || EMPTY_MEANS_EMPTY.has(k)) out[k] = v;
-  return out;
 }
 
 function toMogile(err: unknown): MogileError {

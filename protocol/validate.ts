@@ -1,6 +1,27 @@
-// zod validation failures → MogileFS error codes (missing domain → no_domain, and so on).
+// Request validation shared by every front door (NATS, HTTP rpc, classic protocol): empty
+// arguments count as absent, and zod failures become MogileFS error codes (no_domain, …).
 import type { z } from "zod";
-import { MogileError, type ErrorCode } from "../../protocol/errors.ts";
+import { MogileError, type ErrorCode } from "./errors.ts";
+import { requests, type Command, type Parsed } from "./schemas.ts";
+
+/** Arguments whose empty value means something (an empty key discards an upload, …). */
+const EMPTY_MEANS_EMPTY = new Set(["key", "prefix", "after", "value", "altip", "altmask"]);
+
+/** MogileFS treats an empty argument as absent (classic clients send `limit=`): so do we. */
+export function dropEmpty(raw: unknown): unknown {
+  if (!raw || typeof raw !== "object" || Array.isArray(raw)) return raw;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) if (v !== "" || EMPTY_MEANS_EMPTY.has(k)) out[k] = v;
+  return out;
+}
+
+/** Parse a command's arguments, or throw the MogileFS error a MogileFS tracker would give. */
+export function parseCommand<C extends Command>(command: C, raw: unknown): Parsed<C> {
+  const args = dropEmpty(raw);
+  const r = requests[command].safeParse(args);
+  if (!r.success) throw zodToMogile(r.error, command, args);
+  return r.data as Parsed<C>;
+}
 
 /** an absent (or empty) argument */
 const missing: Record<string, ErrorCode> = {
@@ -20,6 +41,8 @@ export function zodToMogile(error: z.ZodError, command = "", raw: unknown = unde
   const given = raw && typeof raw === "object" ? (raw as Record<string, unknown>)[field] : undefined;
   // absent, empty, or MogileFS-false ("0" is no domain) counts as not provided
   const absent = given === undefined || given === null || given === "" || (field === "domain" && (given === "0" || given === 0));
+  // these commands answer bad_params for any argument problem in MogileFS
+  if (["server_setting", "set_server_setting", "set_state", "set_weight"].includes(command)) return new MogileError("bad_params", text);
   if (absent && field in missing) return new MogileError(missing[field]);
   if (field === "state") return new MogileError(command.includes("host") ? "unknown_state" : "invalid_state", text);
   if (field === "devid" && command === "create_device") return new MogileError("invalid_devid", text);
