@@ -198,17 +198,28 @@ export class MogileClient extends TrackerCommands {
 function resumable(first: Readable, others: string[], start: number, length: number, timeoutMs: number): Readable {
   const out = new PassThrough({ highWaterMark: 1 << 20 });
   let sent = 0;
+  let src: Readable = first;
+  let closed = false;
+  // the reader went away (an aborted download): stop reading the copy and free its socket
+  out.once("close", () => { closed = true; src.destroy(); });
+  const writable = () => new Promise<void>((resolve) => {
+    const done = () => { out.off("drain", done); out.off("close", done); resolve(); };
+    out.once("drain", done);
+    out.once("close", done);
+  });
   const pump = async () => {
-    let src: Readable = first;
     for (let next = 0; ; ) {
       try {
         for await (const chunk of src) {
+          if (closed) return;
           sent += chunk.length;
-          if (!out.write(chunk)) await new Promise((r) => out.once("drain", r));
+          if (!out.write(chunk)) await writable();
         }
+        if (closed) return;
         if (sent >= length) break;
         throw new Error(`copy ended early at ${sent} of ${length} bytes`);
       } catch (err) {
+        if (closed) return;
         if (next >= others.length) throw err;
         const from = start + sent;
         const res = await httpRequest(others[next++], { method: "GET", headers: { range: `bytes=${from}-${start + length - 1}` }, timeoutMs });

@@ -50,6 +50,7 @@ t("http - put, read (whole, ranged, HEAD, meta), list and delete a key containin
 
   r = await fetch(`${url}/v1/domains/web/files/${enc(key)}`, { headers: { range: `bytes=${body.length}-` } });
   assert.is(r.status, 416);
+  assert.is(r.headers.get("content-range"), `bytes */${body.length}`);
   await r.arrayBuffer();
 
   r = await fetch(`${url}/v1/domains/web/files/${enc(key)}`, { method: "HEAD" });

@@ -40,9 +40,20 @@ export function fileRoutes(app: Hono<GatewayEnv>, client: MogileClient): void {
     }
     if (c.req.method === "HEAD") {
       const p = await client.getPaths(domain, key);
+      // no readable copy: the GET would fail, so HEAD says so too
+      if (p.paths.length === 0) throw new MogileError("read_failed", `${domain}/${key} has no readable copy`);
       return c.body(null, 200, { "content-length": String(p.length), "accept-ranges": "bytes" });
     }
-    const r = await client.get(domain, key, { range: c.req.header("range") });
+    let r;
+    try {
+      r = await client.get(domain, key, { range: c.req.header("range") });
+    } catch (err) {
+      if (err instanceof MogileError && err.code === "range_not_satisfiable") {
+        const p = await client.getPaths(domain, key);
+        return c.json(err.toJSON(), 416, { "content-range": `bytes */${p.length}` });
+      }
+      throw err;
+    }
     const headers: Record<string, string> = {
       "content-type": "application/octet-stream",
       "content-length": String(r.contentLength),
