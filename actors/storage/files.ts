@@ -140,6 +140,35 @@ export function parseRange(header: string | undefined, size: number): { start: n
   return { start, end };
 }
 
+/** the monitor's probe files (MogileFS: /dev<N>/test-write/test-write-<0..99>) */
+const TEST_WRITE = /^\/dev([1-9][0-9]{0,9})\/test-write\/test-write-([0-9]{1,2})$/;
+
+/** PUT or GET a small probe file, so the monitor can tell a device that takes writes from one that does not. */
+async function testWrite(req: IncomingMessage, res: ServerResponse, file: string): Promise<void> {
+  if (req.method === "PUT") {
+    const parts: Buffer[] = [];
+    let n = 0;
+    for await (const c of req) { n += c.length; if (n > 4096) return send(res, 413, "probe bodies are small"); parts.push(c); }
+    await mkdir(path.dirname(file), { recursive: true });
+    const fh = await open(file, "w");
+    try { await fh.writeFile(Buffer.concat(parts)); await fh.sync(); } finally { await fh.close(); }
+    return send(res, 201, "ok");
+  }
+  if (req.method === "GET") {
+    req.resume();
+    const fh = await open(file, "r").catch(() => null);
+    if (!fh) return send(res, 404, "not found");
+    try {
+      const body = await fh.readFile();
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": body.length });
+      res.end(body);
+      return;
+    } finally { await fh.close(); }
+  }
+  req.resume();
+  return send(res, 405, "method not allowed");
+}
+
 export function createFileServer(fs: FileStore, log: Logger): http.Server {
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const [rawPath, query = ""] = (req.url ?? "/").split("?", 2);
@@ -150,6 +179,8 @@ export function createFileServer(fs: FileStore, log: Logger): http.Server {
       req.resume();
       return send(res, 400, "malformed percent-encoding in path");
     }
+    const probe = TEST_WRITE.exec(uri);
+    if (probe && fs.devids.has(Number(probe[1]))) return testWrite(req, res, path.join(fs.root, uri));
     const target = fs.resolve(uri);
     if (!target) {
       req.resume();
