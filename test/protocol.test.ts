@@ -60,6 +60,7 @@ test("monitor - devices without recent heartbeats are unreachable", () => {
   assert.is(observe(1000, false, 2000, 5000), "readable");
   assert.is(observe(1000, true, 7001, 5000), "unreachable");
   assert.is(observe(0, true, 2000, 5000), "unreachable");
+  assert.is(observe(1000, true, 2000, 5000, false), "readable", "a failed test write leaves it readable only");
 });
 
 test.run();

@@ -7,6 +7,7 @@ import { Heartbeat, ObservedDevice, type ObservedState } from "../../protocol/sc
 import { actorConfig } from "../runtime/config.ts";
 import { stoppedSignal, type ActorContext, type ActorSpec } from "../runtime/actor.ts";
 import { DeviceView } from "../runtime/devices.ts";
+import { probeDevice, type ProbeResult } from "./probe.ts";
 
 const Config = z.object({
   /** a device with no heartbeat for this long is unreachable (ms) */
@@ -15,12 +16,17 @@ const Config = z.object({
   MOGILE_MONITOR_TICK_MS: z.coerce.number().int().positive().default(1_000),
   /** rewrite unchanged entries this often, so their timestamps stay fresh (ms) */
   MOGILE_MONITOR_REFRESH_MS: z.coerce.number().int().positive().default(5_000),
+  /** how often each device gets a test write and read-back (ms; MogileFS: 15 s) */
+  MOGILE_MONITOR_PROBE_MS: z.coerce.number().int().positive().default(15_000),
 });
 
-/** Observed state from the last heartbeat's age: pure, unit-tested. */
-export function observe(lastHeartbeat: number, writable: boolean, now: number, timeoutMs: number): ObservedState {
+/**
+ * Observed state: unreachable without a recent heartbeat; readable when the device says it cannot
+ * write or the last test write failed; writeable otherwise. Pure, unit-tested.
+ */
+export function observe(lastHeartbeat: number, writable: boolean, now: number, timeoutMs: number, probeOk = true): ObservedState {
   if (!lastHeartbeat || now - lastHeartbeat > timeoutMs) return "unreachable";
-  return writable ? "writeable" : "readable";
+  return writable && probeOk ? "writeable" : "readable";
 }
 
 export async function start(ctx: ActorContext) {
@@ -40,6 +46,32 @@ export async function start(ctx: ActorContext) {
   }
   const last = new Map<number, Heartbeat & { receivedAt: number }>();
   const written = new Map<number, { state: ObservedState; at: number }>();
+  const probes = new Map<number, ProbeResult>();
+  let probing = false;
+  /** test-write every device that should take writes and is heartbeating; runs beside the ticks */
+  const probeRound = async () => {
+    if (probing) return;
+    probing = true;
+    try {
+      const now = Date.now();
+      await Promise.all([...devices.devices].map(async ([devid, dev]) => {
+        const hb = last.get(devid);
+        const host = devices.hosts.get(dev.hostid);
+        // MogileFS can_delete_from: only devices that may be written are test-written
+        if (!hb || now - hb.receivedAt > cfg.MOGILE_HEARTBEAT_TIMEOUT_MS || host?.status !== "alive" || (dev.status !== "alive" && dev.status !== "drain")) return;
+        const prev = probes.get(devid);
+        if (prev && now - prev.at < cfg.MOGILE_MONITOR_PROBE_MS) return;
+        const base = devices.baseUrl(devid);
+        if (!base) return;
+        const r = await probeDevice(base, devid, 2_000);
+        if (prev?.ok !== false && !r.ok) log.warn("device failed its test write", { devid, error: r.error });
+        if (prev?.ok === false && r.ok) log.info("device passes its test write again", { devid });
+        probes.set(devid, r);
+      }));
+    } finally {
+      probing = false;
+    }
+  };
 
   const sub = ctx.nc.subscribe(subjects.heartbeatAll, {
     callback: (_err, msg) => {
@@ -66,7 +98,7 @@ export async function start(ctx: ActorContext) {
         if (!before || before.observed === "unreachable" || now - before.lastHeartbeat < cfg.MOGILE_HEARTBEAT_TIMEOUT_MS + cfg.MOGILE_MONITOR_REFRESH_MS) continue;
       }
       if (dev?.status === "dead") continue;
-      const state = observe(hb?.receivedAt ?? 0, hb?.writable ?? false, now, cfg.MOGILE_HEARTBEAT_TIMEOUT_MS);
+      const state = observe(hb?.receivedAt ?? 0, hb?.writable ?? false, now, cfg.MOGILE_HEARTBEAT_TIMEOUT_MS, probes.get(devid)?.ok !== false);
       const prev = written.get(devid);
       if (prev && prev.state === state && now - prev.at < cfg.MOGILE_MONITOR_REFRESH_MS) continue;
       const entry: ObservedDevice = {
@@ -89,6 +121,7 @@ export async function start(ctx: ActorContext) {
   let running = true;
   const loop = (async () => {
     while (running) {
+      void probeRound().catch((err) => log.warn("probe round failed", { err }));
       await tick().catch((err) => log.warn("monitor round failed", { err }));
       await new Promise((r) => setTimeout(r, cfg.MOGILE_MONITOR_TICK_MS));
     }
