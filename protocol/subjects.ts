@@ -45,6 +45,8 @@ export const buckets = {
   deviceState: "mogile-devstate",
   /** open uploads (create_open → create_close), key `fid.<fid>`; the reaper expires them */
   uploads: "mogile-uploads",
-  /** leader leases, key = role */
+  /** leader leases, key = role; the bucket's max_age expires a dead holder's lease */
   leases: "mogile-leases",
+  /** dead-device recovery progress, key `dev.<devid>`, written by the reaper leader */
+  recovery: "mogile-recovery",
 } as const;
