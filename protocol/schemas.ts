@@ -286,5 +286,11 @@ export type ObservedDevice = z.infer<typeof ObservedDevice>;
 export const FileChanged = z.object({ domain: z.string(), key: z.string(), fid: z.number() });
 export type FileChanged = z.infer<typeof FileChanged>;
 
-export const StorageFetch = z.object({ devid: zint(1), fid: zint(1), from: z.string().url(), length: zint(0) });
+export const StorageFetch = z.object({
+  devid: zint(1), fid: zint(1), from: z.string().url(), length: zint(0),
+  /** the class hash type: the destination computes the digest while streaming and returns it */
+  hashtype: z.string().optional(),
+  /** the file's stored checksum (`ALG:hex`): a copy with another digest is refused */
+  checksum: z.string().optional(),
+});
 export type StorageFetch = z.infer<typeof StorageFetch>;

@@ -5,7 +5,7 @@ import { mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
-import { randomBytes, createHash } from "node:crypto";
+import { randomBytes, createHash, type Hash } from "node:crypto";
 import { parseFidPath } from "../../protocol/paths.ts";
 import type { Logger } from "../runtime/log.ts";
 
@@ -14,45 +14,105 @@ export interface FileStore {
   devids: ReadonlySet<number>;
   /** absolute file path for a canonical URI on one of our devices, else null */
   resolve(uri: string): { devid: number; fid: number; file: string } | null;
-  /** stream `src` into `file` durably: temp file, fsync, rename. Returns bytes written. */
-  writeDurably(file: string, src: Readable, expectedLength?: number): Promise<number>;
+  /**
+   * Stream `src` into `file` durably: temp file, fsync, rename. With `hash`, the digest is computed
+   * while streaming; with `expect` too, a body whose digest differs is never renamed into place.
+   */
+  writeDurably(file: string, src: Readable, expectedLength?: number, digest?: DigestOptions): Promise<Written>;
+  /** digests computed on write (or on an earlier ?digest= read), valid while the file is unchanged */
+  digests: DigestCache;
+}
+
+export interface DigestOptions { hash: HashName; /** `ALG:hex` the body must have */ expect?: string }
+export interface Written { length: number; /** `ALG:hex` when a hash was asked for */ digest?: string }
+
+/** MogileFS hash names → node:crypto algorithms */
+export const HASHES = { "MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256" } as const;
+export type HashName = keyof typeof HASHES;
+export const isHashName = (s: string): s is HashName => Object.hasOwn(HASHES, s);
+
+/** `ALG:hex` with the algorithm as named and the hex in lower case */
+export const normalizeDigest = (d: string) => {
+  const i = d.indexOf(":");
+  return i < 0 ? d : `${d.slice(0, i).toUpperCase()}:${d.slice(i + 1).toLowerCase()}`;
+};
+
+/**
+ * Remembers the digests computed while writing, keyed on the file's identity (inode, size, mtime),
+ * so the `GET ?digest=` that create_close sends right after a hashed PUT costs no re-read. Entries
+ * live only a minute: a later check (fsck) must read the bytes, since bit rot keeps the mtime.
+ */
+export class DigestCache {
+  private map = new Map<string, { ino: number; size: number; mtimeMs: number; digest: string; at: number }>();
+  constructor(private readonly max = 10_000, private readonly ttlMs = 60_000) {}
+  async remember(file: string, alg: HashName, digest: string): Promise<void> {
+    const st = await stat(file).catch(() => null);
+    if (!st) return;
+    const k = `${alg} ${file}`;
+    this.map.delete(k);
+    this.map.set(k, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, digest, at: Date.now() });
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value!);
+  }
+  lookup(file: string, alg: HashName, st: { ino: number; size: number; mtimeMs: number }): string | null {
+    const hit = this.map.get(`${alg} ${file}`);
+    if (!hit || Date.now() - hit.at > this.ttlMs) return null;
+    return hit.ino === st.ino && hit.size === st.size && hit.mtimeMs === st.mtimeMs ? hit.digest : null;
+  }
 }
 
 export function fileStore(root: string, devids: number[]): FileStore {
   const devs = new Set(devids);
   const madeDirs = new Set<string>();
+  const digests = new DigestCache();
   return {
     root,
     devids: devs,
+    digests,
     resolve(uri) {
       const p = parseFidPath(uri);
       if (!p || !devs.has(p.devid)) return null;
       return { ...p, file: path.join(root, uri) };
     },
-    async writeDurably(file, src, expectedLength) {
+    async writeDurably(file, src, expectedLength, digest) {
       const dir = path.dirname(file);
       if (!madeDirs.has(dir)) {
         await mkdir(dir, { recursive: true });
         madeDirs.add(dir);
       }
       const tmp = `${file}.tmp-${randomBytes(6).toString("hex")}`;
-      if (expectedLength !== undefined && expectedLength <= SMALL_BODY) return writeSmall(src, tmp, file, expectedLength);
-      // flush: the descriptor is fsynced before close, and pipeline resolves only after close
-      const ws = createWriteStream(tmp, { flush: true, highWaterMark: 1 << 20 });
-      try {
-        await pipeline(src, ws);
-        if (expectedLength !== undefined && ws.bytesWritten !== expectedLength) {
-          throw new StorageError(400, `short body: got ${ws.bytesWritten} of ${expectedLength} bytes`);
+      const hash = digest ? createHash(HASHES[digest.hash]) : null;
+      // checked between fsync and rename: a body with the wrong digest never gets the fid's name
+      const check = () => {
+        if (!hash || !digest) return undefined;
+        const got = `${digest.hash}:${hash.digest("hex")}`;
+        if (digest.expect && normalizeDigest(digest.expect) !== got) throw new StorageError(409, `digest mismatch: expected ${digest.expect}, got ${got}`);
+        return got;
+      };
+      let written: Written;
+      if (expectedLength !== undefined && expectedLength <= SMALL_BODY) {
+        written = await writeSmall(src, tmp, file, expectedLength, hash, check);
+      } else {
+        // flush: the descriptor is fsynced before close, and pipeline resolves only after close
+        const ws = createWriteStream(tmp, { flush: true, highWaterMark: 1 << 20 });
+        try {
+          if (hash) await pipeline(src, async function* (chunks: AsyncIterable<Buffer>) { for await (const c of chunks) { hash.update(c); yield c; } }, ws);
+          else await pipeline(src, ws);
+          if (expectedLength !== undefined && ws.bytesWritten !== expectedLength) {
+            throw new StorageError(400, `short body: got ${ws.bytesWritten} of ${expectedLength} bytes`);
+          }
+          const d = check();
+          // rename only after the fsync: a crash never exposes a partial file under the fid's name
+          await rename(tmp, file);
+          await syncDir(dir);
+          written = { length: ws.bytesWritten, digest: d };
+        } catch (err) {
+          ws.destroy();
+          await unlink(tmp).catch(() => {});
+          throw err;
         }
-        // rename only after the fsync: a crash never exposes a partial file under the fid's name
-        await rename(tmp, file);
-        await syncDir(dir);
-        return ws.bytesWritten;
-      } catch (err) {
-        ws.destroy();
-        await unlink(tmp).catch(() => {});
-        throw err;
       }
+      if (digest && written.digest) await digests.remember(file, digest.hash, written.digest);
+      return written;
     },
   };
 }
@@ -60,7 +120,7 @@ export function fileStore(root: string, devids: number[]): FileStore {
 /** bodies up to this size are gathered (bounded by their declared length) and written in one call */
 const SMALL_BODY = 256 * 1024;
 
-async function writeSmall(src: Readable, tmp: string, file: string, expected: number): Promise<number> {
+async function writeSmall(src: Readable, tmp: string, file: string, expected: number, hash: Hash | null, check: () => string | undefined): Promise<Written> {
   const parts: Buffer[] = [];
   let n = 0;
   for await (const chunk of src) {
@@ -69,6 +129,8 @@ async function writeSmall(src: Readable, tmp: string, file: string, expected: nu
     parts.push(chunk);
   }
   if (n !== expected) throw new StorageError(400, `short body: got ${n} of ${expected} bytes`);
+  for (const p of parts) hash?.update(p);
+  const digest = check(); // before anything touches the disk
   const fh = await open(tmp, "w");
   try {
     await fh.writeFile(parts.length === 1 ? parts[0] : Buffer.concat(parts, n));
@@ -82,7 +144,7 @@ async function writeSmall(src: Readable, tmp: string, file: string, expected: nu
   // rename only after the fsync: a crash never exposes a partial file under the fid's name
   await rename(tmp, file);
   await syncDir(path.dirname(file));
-  return n;
+  return { length: n, digest };
 }
 
 /** fsync a directory, so a rename into it survives power loss */
@@ -190,8 +252,15 @@ export function createFileServer(fs: FileStore, log: Logger): http.Server {
       case "PUT": {
         const cl = req.headers["content-length"];
         const expected = cl === undefined ? undefined : Number(cl);
-        const n = await fs.writeDurably(target.file, req, expected);
-        return send(res, 201, `stored ${n} bytes`, { "x-mogile-length": String(n) });
+        // the digest is computed only when asked (classes with a hashtype): x-mogile-hashtype: SHA-256
+        const asked = req.headers["x-mogile-hashtype"];
+        const alg = typeof asked === "string" && asked !== "" && asked !== "NONE" ? asked : undefined;
+        if (alg !== undefined && !isHashName(alg)) {
+          req.resume();
+          return send(res, 400, `unknown hash type ${alg}`);
+        }
+        const w = await fs.writeDurably(target.file, req, expected, alg ? { hash: alg } : undefined);
+        return send(res, 201, `stored ${w.length} bytes`, { "x-mogile-length": String(w.length), ...(w.digest ? { "x-mogile-digest": w.digest } : {}) });
       }
       case "GET":
       case "HEAD": {
@@ -200,9 +269,10 @@ export function createFileServer(fs: FileStore, log: Logger): http.Server {
         const range = parseRange(req.headers.range, st.size);
         const digest = new URLSearchParams(query).get("digest");
         if (digest !== null && req.method === "GET") {
-          const algs: Record<string, string> = { "MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256" };
-          if (!algs[digest]) return send(res, 400, `unknown digest ${digest}`);
-          const h = createHash(algs[digest]);
+          if (!isHashName(digest)) return send(res, 400, `unknown digest ${digest}`);
+          const known = fs.digests.lookup(target.file, digest, st);
+          if (known) return send(res, 200, known);
+          const h = createHash(HASHES[digest]);
           await pipeline(createReadStream(target.file, { highWaterMark: 1 << 20 }), h);
           return send(res, 200, `${digest}:${h.digest("hex")}`);
         }

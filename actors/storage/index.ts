@@ -11,7 +11,7 @@ import { StorageFetch, type Heartbeat } from "../../protocol/schemas.ts";
 import { fidPath } from "../../protocol/paths.ts";
 import { httpRequest, drain } from "../../protocol/http.ts";
 import { MogileClient } from "../../protocol/client.ts";
-import { createFileServer, fileStore, sweepTempFiles, type FileStore } from "./files.ts";
+import { createFileServer, fileStore, sweepTempFiles, isHashName, type FileStore, type Written } from "./files.ts";
 
 const Config = z.object({
   /** host name registered with the tracker (unique per storage host) */
@@ -67,7 +67,7 @@ export async function start(ctx: ActorContext) {
       callback: (err, msg) => {
         if (err) return;
         pullReplica(fs, msg.data).then(
-          (length) => msg.respond(JSON.stringify({ ok: true, length })),
+          (w) => msg.respond(JSON.stringify({ ok: true, length: w.length, ...(w.digest ? { digest: w.digest } : {}) })),
           (e: Error) => msg.respond(JSON.stringify({ ok: false, error: e.message })),
         );
       },
@@ -107,8 +107,12 @@ async function publishHeartbeats(ctx: ActorContext, fs: FileStore, hostid: numbe
   }
 }
 
-/** Replication, destination side: GET the fid from a peer and store it durably on our device. */
-async function pullReplica(fs: FileStore, data: Uint8Array): Promise<number> {
+/**
+ * Replication, destination side: GET the fid from a peer and store it durably on our device.
+ * With `hashtype` the digest is computed while streaming (and returned); with `checksum` too, a
+ * copy whose digest differs is refused before it is renamed into place.
+ */
+async function pullReplica(fs: FileStore, data: Uint8Array): Promise<Written> {
   const job = StorageFetch.parse(JSON.parse(new TextDecoder().decode(data)));
   const target = fs.resolve(fidPath(job.devid, job.fid));
   if (!target) throw new Error(`device ${job.devid} is not on this node`);
@@ -122,7 +126,13 @@ async function pullReplica(fs: FileStore, data: Uint8Array): Promise<number> {
     res.destroy();
     throw new Error(`source ${job.from} has ${len} bytes; expected ${job.length}`);
   }
-  return fs.writeDurably(target.file, res, job.length);
+  const alg = job.hashtype && job.hashtype !== "NONE" ? job.hashtype : undefined;
+  if (alg !== undefined && !isHashName(alg)) {
+    res.destroy();
+    throw new Error(`unknown hash type ${alg}`);
+  }
+  const expect = alg && job.checksum?.startsWith(`${alg}:`) ? job.checksum : undefined;
+  return fs.writeDurably(target.file, res, job.length, alg ? { hash: alg, expect } : undefined);
 }
 
 function closeServer(server: Server): Promise<void> {
