@@ -29,8 +29,15 @@ export type ObservedState = (typeof OBSERVED_STATES)[number];
 export const HASH_TYPES = ["MD5", "SHA-1", "SHA-256", "NONE"] as const;
 export type HashType = (typeof HASH_TYPES)[number];
 const hashtype = z.enum(HASH_TYPES);
-/** a replication policy string like `MultipleHosts()` or `MultipleDevices(3)` */
-export const replPolicy = z.string().max(255).regex(/^(MultipleHosts|MultipleDevices)\(\s*\d*\s*\)$/, "replpolicy must be MultipleHosts(N?) or MultipleDevices(N?)");
+/**
+ * A replication policy: `MultipleHosts(N?)` (default), `MultipleDevices(N?)`, or zone-aware
+ * `MultipleNetworks(N?)` (alias `HostsPerNetwork(N?)`); an empty or zero N means the class mindevcount.
+ * The `MogileFS::ReplicationPolicy::` prefix is accepted.
+ */
+export const replPolicy = z.string().max(255).regex(
+  /^(MogileFS::ReplicationPolicy::)?(MultipleHosts|MultipleDevices|MultipleNetworks|HostsPerNetwork)\(\s*\d*\s*\)$/,
+  "replpolicy must be MultipleHosts(N?), MultipleDevices(N?) or MultipleNetworks(N?)",
+);
 
 export const CreateDomain = z.object({ domain: domainName });
 export const DeleteDomain = z.object({ domain: domainName });
@@ -50,6 +57,7 @@ const ip = z.string().min(1).max(64);
 const port = zint(1).max(65535);
 export const CreateHost = z.object({
   host: name(40),
+const zone = z.string().min(1).max(64).refine((s) => !CONTROL.test(s), "zone must not contain control characters");
   ip,
   port,
   getport: port.optional(),
@@ -58,6 +66,8 @@ export const CreateHost = z.object({
   status: z.enum(HOST_STATES).default("down"),
 });
 export const UpdateHost = z.object({
+  /** mogile addition: the host's zone (rack, network, site) for MultipleNetworks placement */
+  zone: zone.optional(),
   host: name(40),
   ip: ip.optional(),
   port: port.optional(),
@@ -67,6 +77,8 @@ export const UpdateHost = z.object({
   status: z.enum(HOST_STATES).optional(),
 });
 export const DeleteHost = z.object({ host: name(40) });
+  /** an empty zone is absent (front doors drop empty arguments); "none" clears it */
+  zone: zone.optional(),
 export const GetHosts = z.object({ hostid: zint(1).optional() });
 export const CreateDevice = z.object({
   devid: zint(1),
@@ -232,6 +244,8 @@ export interface Replies {
   delete: Record<string, never>;
   rename: Record<string, never>;
   updateclass: Record<string, never>;
+  /** mogile addition: present when the host has a zone */
+  zone?: string;
   list_keys: { keys: string[]; key_count: number; next_after: string };
   list_fids: { fids: FileRow[]; fid_count: number };
   noop: Record<string, never>;
@@ -294,3 +308,5 @@ export const StorageFetch = z.object({
   checksum: z.string().optional(),
 });
 export type StorageFetch = z.infer<typeof StorageFetch>;
+  /** the checksum create_close stored (`ALG:hex`), so the first delivery can verify copies */
+  checksum: z.string().nullable().optional(),

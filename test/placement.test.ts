@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { DeviceView, MIN_FREE_BYTES } from "../actors/runtime/devices.ts";
-import { multipleHosts } from "../actors/replicator/policy.ts";
+import { decide, parsePolicy, policyMin, type Placed, type ReplPolicy } from "../actors/replicator/policy.ts";
 import { createLogger } from "../actors/runtime/log.ts";
 import type { Store } from "../actors/runtime/mongo.ts";
 import type { DeviceStateName } from "../protocol/schemas.ts";
@@ -59,26 +59,90 @@ test("device choice - reads skip unreachable devices and put drain devices last"
   assert.equal(v.orderForRead([1, 2, 3]), [3, 1]);
 });
 
+// ---- replication policies (pure functions) ----
+const P = (devid: number, hostid: number, zone = "", readable = true): Placed => ({ devid, hostid, zone, readable });
+/** 3 hosts × 2 devices; hosts 1–2 in zone a, host 3 in zone b unless given */
+const grid = (zones: string[] = ["a", "a", "b"]) => zones.flatMap((z, h) => [P(h * 2 + 1, h + 1, z), P(h * 2 + 2, h + 1, z)]);
+const hosts = parsePolicy("MultipleHosts()");
+const run = (policy: ReplPolicy, on: Placed[], min: number, writable: Placed[], live: Placed[] = writable) =>
+  decide({ policy, on, min: policyMin(policy, min), writable, live });
+
+test("policy - parses names, aliases, the MogileFS prefix and N", () => {
+  assert.equal(parsePolicy("MultipleHosts()"), { name: "MultipleHosts", n: null });
+  assert.equal(parsePolicy("MultipleHosts(0)"), { name: "MultipleHosts", n: null }, "zero means mindevcount");
+  assert.equal(parsePolicy("MultipleDevices(3)"), { name: "MultipleDevices", n: 3 });
+  assert.equal(parsePolicy("HostsPerNetwork( 2 )"), { name: "MultipleNetworks", n: 2 });
+  assert.equal(parsePolicy("MogileFS::ReplicationPolicy::MultipleNetworks()"), { name: "MultipleNetworks", n: null });
+  assert.equal(parsePolicy("Union(A,B)"), { name: "MultipleHosts", n: null }, "unknown falls back to the default");
+  assert.is(policyMin(parsePolicy("MultipleHosts(3)"), 2), 3, "an explicit N overrides mindevcount");
+  assert.is(policyMin(parsePolicy("MultipleHosts()"), 2), 2);
+});
+
 test("policy - MultipleHosts wants copies on distinct hosts", () => {
-  const alive = new Set([1, 2, 3]);
-  assert.is(multipleHosts([], 2, alive).kind, "no_source");
-  assert.is(multipleHosts([{ devid: 1, hostid: 1 }], 1, alive).kind, "satisfied");
-  const one = multipleHosts([{ devid: 1, hostid: 1 }], 2, alive);
-  assert.is(one.kind, "copy");
-  if (one.kind === "copy") { assert.ok(one.avoidHosts.has(1)); assert.not.ok(one.desperate); }
-  assert.is(multipleHosts([{ devid: 1, hostid: 1 }, { devid: 3, hostid: 2 }], 2, alive).kind, "satisfied");
-  assert.is(multipleHosts([{ devid: 1, hostid: 1 }, { devid: 2, hostid: 1 }], 2, alive).kind, "copy", "two devices on one host are not enough");
+  const all = grid();
+  assert.is(run(hosts, [], 2, all).kind, "no_source");
+  assert.is(run(hosts, [P(1, 1)], 1, all).kind, "satisfied");
+  const one = run(hosts, [P(1, 1)], 2, all);
+  assert.equal(one, { kind: "copy", devids: [3, 4, 5, 6], desperate: false }, "only devices on other hosts");
+  assert.is(run(hosts, [P(1, 1), P(3, 2)], 2, all).kind, "satisfied");
+  assert.is(run(hosts, [P(1, 1), P(2, 1)], 2, all).kind, "copy", "two devices on one host are not enough");
 });
 
 test("policy - with one writable host it settles for another device there, then waits to spread", () => {
-  const r = multipleHosts([{ devid: 1, hostid: 1 }], 2, new Set([1]), new Set([1, 2, 3]));
-  assert.is(r.kind, "copy");
-  if (r.kind === "copy") assert.ok(r.desperate);
-  const two = [{ devid: 1, hostid: 1 }, { devid: 2, hostid: 1 }];
-  assert.is(multipleHosts(two, 2, new Set([1]), new Set([1, 2, 3])).kind, "wait", "other hosts are only down for now");
-  assert.is(multipleHosts(two, 2, new Set([1]), new Set([1])).kind, "satisfied", "a one-host cluster cannot do better");
-  const back = multipleHosts(two, 2, new Set([1, 2]), new Set([1, 2, 3]));
-  assert.is(back.kind, "copy", "a host came back: spread");
+  const live = grid();
+  const h1 = live.filter((p) => p.hostid === 1);
+  assert.equal(run(hosts, [P(1, 1)], 2, h1, live), { kind: "copy", devids: [2], desperate: true });
+  const two = [P(1, 1), P(2, 1)];
+  assert.is(run(hosts, two, 2, [], live).kind, "wait", "other hosts are only down for now");
+  assert.is(run(hosts, two, 2, [], h1).kind, "satisfied", "a one-host cluster cannot do better");
+  assert.is(run(hosts, two, 2, live.filter((p) => p.hostid === 2), live).kind, "copy", "a host came back: spread");
+  assert.is(run(hosts, [P(1, 1), P(3, 2)], 3, [], [P(1, 1), P(3, 2)]).kind, "satisfied", "every device there is holds a copy");
+});
+
+test("policy - MultipleHosts(N) overrides mindevcount", () => {
+  const p = parsePolicy("MultipleHosts(3)");
+  assert.is(run(p, [P(1, 1), P(3, 2)], 1, grid()).kind, "copy");
+  assert.is(run(p, [P(1, 1), P(3, 2), P(5, 3)], 1, grid()).kind, "satisfied");
+});
+
+test("policy - MultipleDevices counts devices and ignores hosts", () => {
+  const p = parsePolicy("MultipleDevices()");
+  const all = grid();
+  assert.equal(run(p, [P(1, 1)], 2, all), { kind: "copy", devids: [2, 3, 4, 5, 6], desperate: false }, "the same host's other device is ideal too");
+  assert.is(run(p, [P(1, 1), P(2, 1)], 2, all).kind, "satisfied");
+  assert.is(run(parsePolicy("MultipleDevices(3)"), [P(1, 1), P(2, 1)], 2, all).kind, "copy");
+});
+
+test("policy - MultipleNetworks spreads across zones first, then hosts", () => {
+  const p = parsePolicy("MultipleNetworks()");
+  const all = grid(); // zone a: hosts 1, 2; zone b: host 3
+  assert.equal(run(p, [P(1, 1, "a")], 2, all), { kind: "copy", devids: [5, 6], desperate: false }, "only zone b is ideal");
+  assert.is(run(p, [P(1, 1, "a"), P(3, 2, "a")], 2, all).kind, "copy", "two hosts in one zone do not satisfy it");
+  assert.is(run(p, [P(1, 1, "a"), P(5, 3, "b")], 2, all).kind, "satisfied");
+  // zone b unreachable: another host in zone a ranks above the same host
+  const zoneA = all.filter((x) => x.zone === "a");
+  assert.equal(run(p, [P(1, 1, "a")], 2, zoneA, all), { kind: "copy", devids: [3, 4], desperate: true });
+  assert.is(run(p, [P(1, 1, "a"), P(3, 2, "a")], 2, zoneA, all).kind, "wait", "never satisfied while a zone is only down");
+  // three copies over two zones: zones first (both), then a third host
+  const three = run(p, [P(1, 1, "a"), P(5, 3, "b")], 3, all);
+  assert.equal(three, { kind: "copy", devids: [3, 4], desperate: false });
+  // hosts without a zone are one zone: it behaves like MultipleHosts
+  assert.is(run(p, [P(1, 1), P(3, 2)], 2, grid(["", "", ""])).kind, "satisfied");
+  assert.is(run(parsePolicy("HostsPerNetwork(2)"), [P(1, 1, "a"), P(3, 2, "a")], 1, all).kind, "copy");
+});
+
+test("policy - one copy too many names a surplus copy, never one the rest needs", () => {
+  const all = grid();
+  // three hosts' copies, mindevcount lowered to 2
+  assert.equal(run(hosts, [P(1, 1), P(3, 2), P(5, 3)], 2, all), { kind: "too_many", devid: 5 });
+  // a desperate copy after a host came back: the doubled host gives one up
+  assert.equal(run(hosts, [P(1, 1), P(2, 1), P(3, 2)], 2, all), { kind: "too_many", devid: 2 });
+  // the rest must be readable: with device 3 unreachable, 1 and 5 stay
+  assert.equal(run(hosts, [P(1, 1), P(3, 2, "", false), P(5, 3)], 2, all), { kind: "too_many", devid: 3 });
+  assert.is(run(hosts, [P(1, 1), P(3, 2, "", false), P(4, 2, "", false)], 2, all).kind, "satisfied", "no surplus dropped while only one copy is readable");
+  // MultipleNetworks keeps the zone spread
+  const p = parsePolicy("MultipleNetworks()");
+  assert.equal(run(p, [P(1, 1, "a"), P(3, 2, "a"), P(5, 3, "b")], 2, all), { kind: "too_many", devid: 3 });
 });
 
 test.run();

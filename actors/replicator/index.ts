@@ -1,4 +1,5 @@
-// The replicator actor: brings each fid up to its class's mindevcount on distinct hosts.
+// The replicator actor: brings each fid up to its class's replication policy (MultipleHosts,
+// MultipleDevices, MultipleNetworks), verifies each copy's digest, and drops surplus copies.
 // The destination storage agent pulls the bytes from a source (storage-to-storage).
 import { z } from "zod";
 import { streams, consumers, subjects } from "../../protocol/subjects.ts";
@@ -8,7 +9,7 @@ import { sleep, type ActorContext, type ActorSpec } from "../runtime/actor.ts";
 import { DeviceView } from "../runtime/devices.ts";
 import { classId, fileId, type FileDoc, type Store } from "../runtime/mongo.ts";
 import { startJobLoop, ack, retry, fatal, type Outcome } from "../runtime/jobs.ts";
-import { multipleHosts, type Placed } from "./policy.ts";
+import { decide, parsePolicy, policyMin, type Placed, type ReplPolicy } from "./policy.ts";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "../runtime/log.ts";
@@ -29,23 +30,27 @@ const LINK_GRACE_MS = 60_000;
 
 interface Deps { store: Store; devices: DeviceView; nc: NatsConnection; js: JetStreamClient; log: Logger }
 
-const classCache = new Map<string, { min: number; at: number }>();
-/** class mindevcount, cached for a few seconds (classes change rarely; jobs are many) */
-async function mindevcount(store: Store, file: FileDoc): Promise<number> {
+/** What the replicator needs of a class: how many copies, how spread, which digest. */
+interface ClassRule { min: number; policy: ReplPolicy; hashtype: string }
+const classCache = new Map<string, { rule: ClassRule; at: number }>();
+/** the file's class rule, cached for a few seconds (classes change rarely; jobs are many) */
+async function classRule(store: Store, file: FileDoc): Promise<ClassRule> {
   const id = classId(file.domain, file.class);
   const hit = classCache.get(id);
-  if (hit && Date.now() - hit.at < 5_000) return hit.min;
+  if (hit && Date.now() - hit.at < 5_000) return hit.rule;
   const row = await store.classes.findOne({ _id: id });
-  const min = row?.mindevcount ?? 2;
-  classCache.set(id, { min, at: Date.now() });
-  return min;
+  const policy = parsePolicy(row?.replpolicy);
+  // no row: the implicit default class (mindevcount 2), or a class deleted since
+  const rule = { min: policyMin(policy, row?.mindevcount ?? 2), policy, hashtype: row?.hashtype ?? "NONE" };
+  classCache.set(id, { rule, at: Date.now() });
+  return rule;
 }
 
 async function findFile(store: Store, job: ReplicateJob, attempt: number): Promise<FileDoc | null> {
   if (attempt === 1 && job.domain !== undefined && job.key !== undefined && job.class !== undefined && job.length !== undefined && job.devids) {
     // first delivery of a create_close job: the job says what was linked; the copy is recorded
     // with a compare on (key, fid), so a file deleted or replaced meanwhile only costs an orphan copy
-    return { _id: fileId(job.domain, job.key), fid: job.fid, domain: job.domain, key: job.key, class: job.class, length: job.length, devids: job.devids, createdAt: new Date(0) };
+    return { _id: fileId(job.domain, job.key), fid: job.fid, domain: job.domain, key: job.key, class: job.class, length: job.length, devids: job.devids, checksum: job.checksum ?? null, createdAt: new Date(0) };
   }
   if (job.domain !== undefined && job.key !== undefined) {
     const doc = await store.files.findOne({ _id: fileId(job.domain, job.key) });
@@ -54,45 +59,61 @@ async function findFile(store: Store, job: ReplicateJob, attempt: number): Promi
   return store.files.findOne({ fid: job.fid });
 }
 
+/** A device with its host and zone, for the policies. */
+function placed(d: DeviceView, devid: number): Placed | null {
+  const r = d.row(devid);
+  if (!r) return null;
+  return { devid, hostid: r.dev.hostid, zone: r.host.zone ?? "", readable: d.readable(devid) };
+}
+
 export async function replicate(d: Deps, job: ReplicateJob, attempt = 1): Promise<Outcome> {
-  const file = await findFile(d.store, job, attempt);
+  let file = await findFile(d.store, job, attempt);
   if (!file) {
     if (job.ts && Date.now() - job.ts < LINK_GRACE_MS) return retry(`fid ${job.fid} not linked yet`);
     return ack; // deleted or replaced meanwhile: nothing to do
   }
-  const min = await mindevcount(d.store, file);
+  const rule = await classRule(d.store, file);
   const failedDevs = new Set<number>();
   let devids = [...file.devids];
-  for (let round = 0; round < min + 2; round++) {
+  for (let round = 0; round < rule.min + 2; round++) {
     // a copy on a device this actor does not know yet (a host that registered moments ago) is
     // not evidence of loss: wait for the device view rather than give up
     const unknown = devids.filter((devid) => !d.devices.row(devid));
     if (devids.length > 0 && unknown.length === devids.length) return retry(`devices ${unknown.join(",")} are unknown here`);
-    const on: Placed[] = devids
-      .map((devid) => ({ devid, row: d.devices.row(devid) }))
-      .filter((x) => x.row && x.row.dev.status !== "dead")
-      .map((x) => ({ devid: x.devid, hostid: x.row!.dev.hostid }));
-    const aliveHosts = new Set<number>();
-    const liveHosts = new Set<number>();
+    const on = devids.map((devid) => placed(d.devices, devid)).filter((p): p is Placed => p !== null && d.devices.row(p.devid)!.dev.status !== "dead");
+    const writable: Placed[] = [];
+    const live: Placed[] = [];
     for (const [devid, dev] of d.devices.devices) {
-      if (d.devices.writable(devid)) aliveHosts.add(dev.hostid);
-      if (dev.status === "alive" && d.devices.hosts.get(dev.hostid)?.status === "alive") liveHosts.add(dev.hostid);
+      const p = placed(d.devices, devid);
+      if (!p) continue;
+      if (!failedDevs.has(devid) && d.devices.writable(devid, file.length)) writable.push(p);
+      // MogileFS counts hosts with an alive device (TH): a host an operator set down is expected back
+      const hostStatus = d.devices.hosts.get(dev.hostid)?.status;
+      if (dev.status === "alive" && hostStatus !== undefined && hostStatus !== "dead") live.push(p);
     }
-    const answer = multipleHosts(on, min, aliveHosts, liveHosts);
+    const answer = decide({ policy: rule.policy, on, min: rule.min, writable, live });
     if (answer.kind === "satisfied") return ack;
     if (answer.kind === "no_source") return fatal(`fid ${file.fid} has no copy on a live device`);
     if (answer.kind === "wait") return retry(answer.reason);
+    if (answer.kind === "too_many") {
+      if (!(await dropSurplus(d, file, devids, answer.devid))) return retry(`locations of fid ${file.fid} changed; surplus copy kept for now`);
+      devids = devids.filter((x) => x !== answer.devid);
+      continue;
+    }
 
-    const avoidDevs = new Set([...devids, ...failedDevs]);
-    const [dest] = d.devices.choose(1, { size: file.length, avoidHosts: answer.avoidHosts, avoidDevs });
+    const [dest] = d.devices.choose(1, { size: file.length, only: new Set(answer.devids), distinctHosts: false });
     if (!dest) return retry(`no device can take a copy of fid ${file.fid} now`);
     const sources = d.devices.orderForRead(on.map((p) => p.devid));
     if (sources.length === 0) return retry(`no readable source for fid ${file.fid}`);
 
-    const err = await copy(d, file, sources, dest);
-    if (err) {
-      d.log.warn("copy failed", { fid: file.fid, dest, err });
+    const res = await copy(d, file, sources, dest, rule.hashtype);
+    if (res.err !== null) {
+      d.log.warn("copy failed", { fid: file.fid, dest, err: res.err });
+      // every source's bytes differ from the stored checksum: other destinations would not help
+      if (res.badSources) return retry(`every readable copy of fid ${file.fid} differs from its checksum ${file.checksum}`);
       failedDevs.add(dest);
+      // a copy the destination stored but whose digest is wrong (an agent that did not check) goes
+      if (res.stored) await orphan(d, file.fid, dest);
       continue;
     }
     const recorded = await recordCopy(d, file, dest, job);
@@ -104,10 +125,33 @@ export async function replicate(d: Deps, job: ReplicateJob, attempt = 1): Promis
       await orphan(d, file.fid, dest);
       return retry(`fid ${file.fid} not linked yet`);
     }
+    if (res.digest && !file.checksum && rule.hashtype !== "NONE" && res.digest.startsWith(`${rule.hashtype}:`)) {
+      // MogileFS: a class with a hashtype and no stored checksum keeps the first copy's digest
+      await d.store.files.updateOne({ _id: file._id, fid: file.fid, checksum: null }, { $set: { checksum: res.digest } });
+      file = { ...file, checksum: res.digest };
+    }
     devids.push(dest);
     d.nc.publish(subjects.fileChanged, JSON.stringify({ domain: file.domain, key: file.key, fid: file.fid }));
   }
-  return retry(`fid ${file.fid} still below policy after ${min + 2} rounds`);
+  return retry(`fid ${file.fid} still below policy after ${rule.min + 2} rounds`);
+}
+
+/**
+ * One copy more than the policy needs (a class's mindevcount went down, or a desperate copy
+ * after a host came back): forget it only if the locations are still exactly what the policy saw
+ * (a compare-and-set on the whole array, so two replicators can never both drop one), then delete it.
+ */
+async function dropSurplus(d: Deps, file: FileDoc, devids: number[], devid: number): Promise<boolean> {
+  const res = await d.store.files.updateOne(
+    { _id: file._id, fid: file.fid, devids: { $all: devids, $size: devids.length } },
+    { $pull: { devids: devid } },
+  );
+  if (res.modifiedCount === 0) return false;
+  d.log.info("dropped a surplus copy", { fid: file.fid, devid });
+  d.nc.publish(subjects.fileChanged, JSON.stringify({ domain: file.domain, key: file.key, fid: file.fid }));
+  // the deleter checks the record again first, in case a later copy lands on the same device
+  await orphan(d, file.fid, devid);
+  return true;
 }
 
 /**
@@ -133,28 +177,58 @@ async function orphan(d: Deps, fid: number, devid: number): Promise<Outcome> {
   return ack;
 }
 
-/** Ask the destination's storage agent to pull the fid from the first source that works. */
-async function copy(d: Deps, file: FileDoc, sources: number[], dest: number): Promise<string | null> {
+interface CopyResult {
+  err: string | null;
+  /** bytes landed on the destination under the fid's name */
+  stored: boolean;
+  digest?: string;
+  /** every source tried had the wrong digest */
+  badSources?: boolean;
+}
+
+/**
+ * Ask the destination's storage agent to pull the fid from the first source that works. For a
+ * class with a hashtype the agent hashes while streaming and refuses a copy whose digest is not
+ * the stored checksum; the digest it reports is checked here again.
+ */
+async function copy(d: Deps, file: FileDoc, sources: number[], dest: number, hashtype: string): Promise<CopyResult> {
   const row = d.devices.row(dest);
-  if (!row) return `device ${dest} unknown`;
-  let lastErr = "no source";
+  if (!row) return { err: `device ${dest} unknown`, stored: false };
+  const hashed = hashtype !== "NONE";
+  const expect = hashed && file.checksum?.startsWith(`${hashtype}:`) ? file.checksum : undefined;
+  let last: CopyResult = { err: "no source", stored: false };
+  let tried = 0;
+  let mismatched = 0;
   for (const src of sources) {
     const from = d.devices.url(src, file.fid);
     if (!from) continue;
-    const req: StorageFetch = { devid: dest, fid: file.fid, from, length: file.length };
+    tried++;
+    const req: StorageFetch = { devid: dest, fid: file.fid, from, length: file.length, ...(hashed ? { hashtype, checksum: expect } : {}) };
     try {
       // big files get time in proportion (≥ 20 MB/s assumed)
       const timeout = 30_000 + Math.ceil(file.length / 20_000);
       const reply = await d.nc.request(subjects.storage(row.dev.hostid, "fetch"), JSON.stringify(req), { timeout });
-      const r = reply.json<{ ok: boolean; error?: string; length?: number }>();
-      if (r.ok && r.length === file.length) return null;
-      lastErr = r.error ?? `copied ${r.length} bytes, expected ${file.length}`;
+      const r = reply.json<{ ok: boolean; error?: string; length?: number; digest?: string }>();
+      if (!r.ok) {
+        if (r.error?.startsWith("digest mismatch")) mismatched++;
+        last = { err: r.error ?? "fetch failed", stored: false };
+        continue;
+      }
+      if (r.length !== file.length) { last = { err: `copied ${r.length} bytes, expected ${file.length}`, stored: true }; continue; }
+      if (expect && r.digest?.toLowerCase() !== expect.toLowerCase()) {
+        // this source's bytes are bad (or the agent skipped the check): try the next source
+        mismatched++;
+        last = { err: `digest mismatch: copy from device ${src} has ${r.digest ?? "none"}, expected ${expect}`, stored: true };
+        continue;
+      }
+      return { err: null, stored: true, digest: r.digest };
     } catch (err) {
-      lastErr = (err as Error).message;
-      if (/no responders/i.test(lastErr)) return `storage host ${row.dev.hostid} is not answering`;
+      const msg = (err as Error).message;
+      if (/no responders/i.test(msg)) return { err: `storage host ${row.dev.hostid} is not answering`, stored: last.stored };
+      last = { err: msg, stored: last.stored };
     }
   }
-  return lastErr;
+  return { ...last, badSources: tried > 0 && mismatched === tried };
 }
 
 export async function start(ctx: ActorContext) {

@@ -118,20 +118,21 @@ export class DeviceView {
   }
 
   /**
-   * Up to `count` writable devices on distinct hosts, weighted-random by free space
-   * (hosts in `avoidHosts` and devices in `avoidDevs` excluded).
+   * Up to `count` writable devices, weighted-random by free space and weight, on distinct hosts
+   * unless `distinctHosts` is false (devices in `avoidDevs` or on hosts in `avoidHosts` excluded;
+   * with `only`, just those devices are considered).
    */
-  choose(count: number, opts: { size?: number; avoidHosts?: Set<number>; avoidDevs?: Set<number> } = {}): number[] {
+  choose(count: number, opts: { size?: number; avoidHosts?: Set<number>; avoidDevs?: Set<number>; only?: Set<number>; distinctHosts?: boolean } = {}): number[] {
     const pool: { devid: number; hostid: number; w: number }[] = [];
-    for (const devid of this.devices.keys()) {
+    for (const devid of opts.only ?? this.devices.keys()) {
       if (opts.avoidDevs?.has(devid) || !this.writable(devid, opts.size ?? 0)) continue;
       const d = this.devices.get(devid)!;
       if (opts.avoidHosts?.has(d.hostid)) continue;
       const o = this.observed.get(devid)!;
       pool.push({ devid, hostid: d.hostid, w: Math.max(1, o.free / 1e6) * Math.max(0.01, (d.weight ?? 100) / 100) });
     }
+    const distinct = opts.distinctHosts !== false;
     const out: number[] = [];
-    const usedHosts = new Set<number>();
     while (out.length < count && pool.length) {
       const total = pool.reduce((s, p) => s + p.w, 0);
       let r = Math.random() * total;
@@ -139,8 +140,7 @@ export class DeviceView {
       while (i < pool.length - 1 && (r -= pool[i].w) > 0) i++;
       const pick = pool[i];
       out.push(pick.devid);
-      usedHosts.add(pick.hostid);
-      for (let j = pool.length - 1; j >= 0; j--) if (usedHosts.has(pool[j].hostid)) pool.splice(j, 1);
+      for (let j = pool.length - 1; j >= 0; j--) if (pool[j].devid === pick.devid || (distinct && pool[j].hostid === pick.hostid)) pool.splice(j, 1);
     }
     return out;
   }

@@ -5,7 +5,11 @@ import type { DeviceStateName, HostStateName } from "../../protocol/schemas.ts";
 import type { Logger } from "./log.ts";
 
 export interface DomainDoc { _id: string; createdAt: Date }
-export interface ClassDoc { _id: string; domain: string; class: string; mindevcount: number; replpolicy: string; hashtype: string }
+export interface ClassDoc {
+  _id: string; domain: string; class: string; mindevcount: number; replpolicy: string; hashtype: string;
+  /** copies create_close waits for (absent = 1, MogileFS behaviour) */
+  durable_copies?: number;
+}
 /** _id is fileId(domain, key): get_paths is one primary-key lookup */
 export interface FileDoc {
   _id: string; fid: number; domain: string; key: string; class: string; length: number; devids: number[]; createdAt: Date;
@@ -19,6 +23,8 @@ export interface HostDoc {
   /** alternate address for clients in the `alt` zone */
   altip?: string | null;
   altmask?: string | null;
+  /** placement zone (rack, network, site) for MultipleNetworks; absent = no zone */
+  zone?: string | null;
 }
 export interface SettingDoc { _id: string; value: string }
 export interface DeviceDoc { _id: number; hostid: number; status: DeviceStateName; weight: number }

@@ -11,6 +11,7 @@ export async function createHost(ctx: QueryContext, a: Parsed<"create_host">): P
   await unlessDuplicate(ctx.store.hosts.insertOne({
     _id: hostid, hostname: a.host, ip: a.ip, port: a.port, status: a.status,
     getport: a.getport ?? null, altip: a.altip ?? null, altmask: a.altmask ?? null,
+    zone: a.zone && a.zone !== "none" ? a.zone : null,
   }), "host_exists");
   devicesChanged(ctx);
   return { hostid, hostname: a.host };

@@ -8,6 +8,7 @@ export async function getHosts(ctx: QueryContext, a: Parsed<"get_hosts">): Promi
     hosts: hosts.map((h) => ({
       hostid: h._id, hostname: h.hostname, hostip: h.ip, http_port: h.port, http_get_port: h.getport ?? null,
       altip: h.altip ?? null, altmask: h.altmask ?? null, status: h.status,
+      ...(h.zone ? { zone: h.zone } : {}),
     })),
   };
 }
