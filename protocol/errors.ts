@@ -67,6 +67,8 @@ export const errorTexts = {
   upload_failed: "Upload to every candidate device failed",
   read_failed: "No path could be read",
   range_not_satisfiable: "Requested range not satisfiable",
+  /** create_close: the file IS linked, but its durable copies did not appear in time */
+  replication_timeout: "File stored, but not replicated to the requested copies in time",
 } as const;
 
 export type ErrorCode = keyof typeof errorTexts;
@@ -122,6 +124,7 @@ export function httpStatus(code: ErrorCode): number {
     case "read_failed":
       return 503;
     case "timeout":
+    case "replication_timeout":
       return 504;
     case "range_not_satisfiable":
       return 416;

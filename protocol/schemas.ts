@@ -48,6 +48,8 @@ export const CreateClass = z.object({
   mindevcount: zint(1),
   replpolicy: replPolicy.optional(),
   hashtype: hashtype.optional(),
+  /** mogile addition: create_close returns only once this many copies exist (1 = MogileFS behaviour) */
+  durable_copies: zint(1).max(100).optional(),
 });
 export const UpdateClass = CreateClass;
 export const DeleteClass = z.object({ domain: domainName, class: className });
@@ -55,19 +57,19 @@ export const DeleteClass = z.object({ domain: domainName, class: className });
 // ---- hosts and devices ----
 const ip = z.string().min(1).max(64);
 const port = zint(1).max(65535);
+const zone = z.string().min(1).max(64).refine((s) => !CONTROL.test(s), "zone must not contain control characters");
 export const CreateHost = z.object({
   host: name(40),
-const zone = z.string().min(1).max(64).refine((s) => !CONTROL.test(s), "zone must not contain control characters");
   ip,
   port,
   getport: port.optional(),
   altip: ip.optional(),
   altmask: z.string().max(64).optional(),
   status: z.enum(HOST_STATES).default("down"),
-});
-export const UpdateHost = z.object({
   /** mogile addition: the host's zone (rack, network, site) for MultipleNetworks placement */
   zone: zone.optional(),
+});
+export const UpdateHost = z.object({
   host: name(40),
   ip: ip.optional(),
   port: port.optional(),
@@ -75,10 +77,10 @@ export const UpdateHost = z.object({
   altip: ip.optional(),
   altmask: z.string().max(64).optional(),
   status: z.enum(HOST_STATES).optional(),
-});
-export const DeleteHost = z.object({ host: name(40) });
   /** an empty zone is absent (front doors drop empty arguments); "none" clears it */
   zone: zone.optional(),
+});
+export const DeleteHost = z.object({ host: name(40) });
 export const GetHosts = z.object({ hostid: zint(1).optional() });
 export const CreateDevice = z.object({
   devid: zint(1),
@@ -122,6 +124,14 @@ export const CreateClose = z.object({
   size: zint(0).optional(),
   checksum: checksum.optional(),
   checksumverify: zbool.default(false),
+  /**
+   * mogile addition: return only once the file has this many copies (true or 1 = as many as the
+   * class policy wants). On timeout the file is linked all the same: `replication_timeout`.
+   */
+  wait_replicated: z.preprocess(
+    (v) => (v === true || v === "true" || v === "yes" ? 1 : v === false || v === "false" || v === "no" ? 0 : v),
+    zint(0).max(100),
+  ).optional(),
 });
 export const GetPaths = z.object({
   domain: domainName,
@@ -202,10 +212,12 @@ export const UNSUPPORTED_COMMANDS = [
 
 // ---- replies (JSON; the classic protocol flattens them into MogileFS fields) ----
 export interface Dest { devid: number; path: string }
-export interface ClassInfo { class: string; mindevcount: number; replpolicy: string; hashtype: string }
+export interface ClassInfo { class: string; mindevcount: number; replpolicy: string; hashtype: string; /** only when above 1 */ durable_copies?: number }
 export interface HostInfo {
   hostid: number; hostname: string; hostip: string; http_port: number; http_get_port: number | null;
   altip: string | null; altmask: string | null; status: HostStateName;
+  /** mogile addition: present when the host has a zone */
+  zone?: string;
 }
 export interface DeviceInfo {
   devid: number; hostid: number; status: DeviceStateName; weight: number;
@@ -244,8 +256,6 @@ export interface Replies {
   delete: Record<string, never>;
   rename: Record<string, never>;
   updateclass: Record<string, never>;
-  /** mogile addition: present when the host has a zone */
-  zone?: string;
   list_keys: { keys: string[]; key_count: number; next_after: string };
   list_fids: { fids: FileRow[]; fid_count: number };
   noop: Record<string, never>;
@@ -271,6 +281,8 @@ export const ReplicateJob = z.object({
   class: z.string().optional(),
   length: z.number().int().min(0).optional(),
   devids: z.array(zint(1)).optional(),
+  /** the checksum create_close stored (`ALG:hex`), so the first delivery can verify copies */
+  checksum: z.string().nullable().optional(),
   reason: z.string().optional(),
   /** when the job was queued (ms) */
   ts: z.number().optional(),
@@ -308,5 +320,3 @@ export const StorageFetch = z.object({
   checksum: z.string().optional(),
 });
 export type StorageFetch = z.infer<typeof StorageFetch>;
-  /** the checksum create_close stored (`ALG:hex`), so the first delivery can verify copies */
-  checksum: z.string().nullable().optional(),

@@ -1,4 +1,4 @@
-// create_class: a named replication rule (mindevcount, policy, hash type) inside a domain.
+// create_class: a named replication rule (mindevcount, policy, hash type, durable copies) inside a domain.
 import type { QueryContext } from "../context.ts";
 import type { Parsed, Reply } from "../../../protocol/schemas.ts";
 import { MogileError } from "../../../protocol/errors.ts";
@@ -18,6 +18,7 @@ export async function createClass(ctx: QueryContext, a: Parsed<"create_class">):
     mindevcount: a.mindevcount,
     replpolicy: a.replpolicy || "MultipleHosts()",
     hashtype: a.hashtype ?? "NONE",
+    ...(a.durable_copies !== undefined ? { durable_copies: a.durable_copies } : {}),
   }), "class_exists", `class ${a.class} already exists in ${a.domain}`);
   namesChanged(ctx);
   return { domain: a.domain, class: a.class, mindevcount: a.mindevcount };

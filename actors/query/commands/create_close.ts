@@ -1,4 +1,5 @@
-// create_close: verify the uploaded bytes, then link the key to the new fid and queue replication.
+// create_close: verify the uploaded bytes (size, checksum), link the key to the new fid, queue
+// replication, and for durable classes wait for the copies.
 import type { QueryContext } from "../context.ts";
 import type { Parsed, Reply } from "../../../protocol/schemas.ts";
 import { MogileError } from "../../../protocol/errors.ts";
@@ -7,6 +8,14 @@ import { headLength } from "../../../protocol/http.ts";
 import { fileId } from "../../runtime/mongo.ts";
 import { releaseFid } from "./util.ts";
 import { httpRequest, readText } from "../../../protocol/http.ts";
+import { parsePolicy, policyMin } from "../../replicator/policy.ts";
+import { waitForCopies } from "./durable_wait.ts";
+
+/** `ALG:hex` compared case-insensitively in the hex, exactly in the algorithm name */
+const normalizeChecksum = (c: string) => {
+  const i = c.indexOf(":");
+  return i < 0 ? c : `${c.slice(0, i)}:${c.slice(i + 1).toLowerCase()}`;
+};
 
 /** The digest of a stored copy, computed by its storage agent (`ALG:hex`). */
 async function digestOf(url: string, alg: string): Promise<string> {
@@ -52,21 +61,34 @@ export async function createClose(ctx: QueryContext, a: Parsed<"create_close">):
   const length = head.n;
   if (length === null) return discard(new MogileError("size_verify_error", `Expected: ${a.size ?? "?"}; actual: 0 (missing); path: ${url}`));
   if (a.size !== undefined && a.size !== length) return discard(new MogileError("size_mismatch", `Expected: ${a.size}; actual: ${length}; path: ${url}`));
-  if (verify) {
-    if (!checksum) return discard(new MogileError("invalid_checksum_format", "checksumverify needs a checksum"));
+  if (verify && !checksum) return discard(new MogileError("invalid_checksum_format", "checksumverify needs a checksum"));
+
+  // Checksums. A class with a hashtype stores the digest its storage agent computed (free when
+  // the PUT asked for it with x-mogile-hashtype, one read of the copy otherwise). A checksum the
+  // client gave is always checked against the stored bytes: a mismatch links nothing.
+  const hashtype = cls.hashtype && cls.hashtype !== "NONE" ? cls.hashtype : null;
+  let stored: string | null = null;
+  if (hashtype) {
+    // unavailable: link without one; the replicator stores the first copy's digest (fsck would too)
+    stored = await digestOf(url, hashtype).catch((err: Error) => {
+      ctx.log.warn("digest unavailable at create_close", { fid: a.fid, url, err: err.message });
+      return null;
+    });
+  }
+  if (checksum) {
     const alg = checksum.slice(0, checksum.indexOf(":"));
-    const actual = await digestOf(url, alg).catch((err: Error) => `unavailable (${err.message})`);
-    if (actual.toLowerCase() !== checksum.toLowerCase()) {
+    const actual = alg === hashtype && stored ? stored : await digestOf(url, alg).catch((err: Error) => `unavailable (${err.message})`);
+    if (normalizeChecksum(actual) !== normalizeChecksum(checksum)) {
       return discard(new MogileError("checksum_mismatch", `Expected: ${checksum}; actual: ${actual}; path: ${url}`));
     }
   }
-  // kept only when it is of the class's hash type (MogileFS semantics)
-  const stored = checksum && checksum.startsWith(`${cls.hashtype}:`) ? checksum.toUpperCase().replace(/^([^:]+):(.*)$/, (_m, alg: string, hex: string) => `${alg}:${hex.toLowerCase()}`) : null;
 
-  if (cls.mindevcount > 1) {
+  const policy = parsePolicy(cls.replpolicy);
+  const copies = policyMin(policy, cls.mindevcount);
+  if (copies > 1) {
     // queue replication before linking, so a crash between the two cannot leave the file
     // under-replicated forever (the replicator waits a little for a fid it cannot see yet)
-    await ctx.enqueueReplicate({ fid: a.fid, domain: a.domain, key: a.key, class: cls.class, length, devids: [a.devid], reason: "new", ts: Date.now() }, `repl-${a.fid}`);
+    await ctx.enqueueReplicate({ fid: a.fid, domain: a.domain, key: a.key, class: cls.class, length, devids: [a.devid], checksum: stored, reason: "new", ts: Date.now() }, `repl-${a.fid}`);
   }
   const old = await ctx.store.files.findOneAndUpdate(
     { _id: fileId(a.domain, a.key) },
@@ -78,5 +100,10 @@ export async function createClose(ctx: QueryContext, a: Parsed<"create_close">):
     await releaseFid(ctx, old.fid, old.devids, "replaced");
   }
   ctx.fileChanged(a.domain, a.key, a.fid);
+  // Durability beyond MogileFS: wait for k copies (class durable_copies, or wait_replicated; true
+  // or 1 = all the policy wants). More than the policy makes would never come: capped at it.
+  const asked = a.wait_replicated === 1 ? copies : a.wait_replicated ?? 0;
+  const k = Math.min(Math.max(asked, cls.durable_copies ?? 1), copies);
+  if (k > 1) await waitForCopies(ctx, a.domain, a.key, a.fid, k, policy);
   return { fid: a.fid, key: a.key, length };
 }

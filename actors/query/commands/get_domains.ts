@@ -1,13 +1,16 @@
 // get_domains: every domain with its classes (the implicit default class included).
 import type { QueryContext } from "../context.ts";
-import type { Parsed, Reply } from "../../../protocol/schemas.ts";
+import type { ClassInfo, Parsed, Reply } from "../../../protocol/schemas.ts";
 
 export async function getDomains(ctx: QueryContext, _a: Parsed<"get_domains">): Promise<Reply<"get_domains">> {
   const [domains, classes] = await Promise.all([ctx.store.domains.find().sort({ _id: 1 }).toArray(), ctx.store.classes.find().toArray()]);
   return {
     domains: domains.map((d) => {
       const own = classes.filter((c) => c.domain === d._id);
-      const list = own.map((c) => ({ class: c.class, mindevcount: c.mindevcount, replpolicy: c.replpolicy, hashtype: c.hashtype }));
+      const list: ClassInfo[] = own.map((c) => ({
+        class: c.class, mindevcount: c.mindevcount, replpolicy: c.replpolicy, hashtype: c.hashtype,
+        ...((c.durable_copies ?? 1) > 1 ? { durable_copies: c.durable_copies } : {}),
+      }));
       if (!own.some((c) => c.class === "default")) list.unshift({ class: "default", mindevcount: 2, replpolicy: "MultipleHosts()", hashtype: "NONE" });
       return { domain: d._id, classes: list };
     }),

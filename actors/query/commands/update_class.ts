@@ -1,4 +1,4 @@
-// update_class: change a class's mindevcount (and policy / hash type when given).
+// update_class: change a class's mindevcount (and policy / hash type / durable copies when given).
 import type { QueryContext } from "../context.ts";
 import type { Parsed, Reply } from "../../../protocol/schemas.ts";
 import { MogileError } from "../../../protocol/errors.ts";
@@ -11,6 +11,7 @@ export async function updateClass(ctx: QueryContext, a: Parsed<"update_class">):
   const set: Record<string, unknown> = { mindevcount: a.mindevcount };
   if (a.replpolicy !== undefined) set.replpolicy = a.replpolicy || "MultipleHosts()";
   if (a.hashtype !== undefined) set.hashtype = a.hashtype;
+  if (a.durable_copies !== undefined) set.durable_copies = a.durable_copies;
   if (a.class === "default") {
     // the implicit default class gets a row the first time it is changed
     await ctx.store.classes.updateOne(
