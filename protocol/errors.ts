@@ -2,6 +2,7 @@
 
 export const errorTexts = {
   after_mismatch: "Pattern does not match the after-value?",
+  bad_rebal_pol: "bad_rebal_pol",
   bad_args: "bad_args",
   bad_params: "Invalid parameters to command; please see documentation",
   bogus_args: "bogus_args",
@@ -19,6 +20,7 @@ export const errorTexts = {
   failure: "Operation failed",
   fid_exists: "fid_exists",
   fid_in_use: "fid_in_use",
+  fsck_running: "fsck is already running",
   host_exists: "That host already exists",
   host_mismatch: "The device specified doesn't belong to the host specified",
   host_not_empty: "Unable to delete host; it contains devices still",
@@ -44,10 +46,15 @@ export const errorTexts = {
   no_key: "no_key",
   no_path: "no_path",
   no_port: "Port required to create host",
+  no_rebal_policy: "No rebalance policy set",
+  no_rebal_state: "No rebalance state",
+  no_set_rebal: "Cannot change the rebalance policy while a rebalance is running",
   no_temp_file: "No tempfile or file already closed",
   nodel_default_class: "Cannot delete the default class",
   none_match: "No keys match that pattern and after-value (if any).",
   not_writable: "not_writable",
+  rebal_not_started: "Rebalance is not running",
+  rebal_running: "Rebalance is running",
   size_mismatch: "size_mismatch",
   size_verify_error: "size_verify_error",
   state_too_high: "Status cannot go from dead to alive; must use down",
@@ -117,6 +124,9 @@ export function httpStatus(code: ErrorCode): number {
     case "class_has_files":
     case "host_not_empty":
     case "dup":
+    case "fsck_running":
+    case "rebal_running":
+    case "no_set_rebal":
       return 409;
     case "no_devices":
     case "unavailable":

@@ -165,6 +165,25 @@ export const Stats = z.object({});
 /** mogile addition: jobs the replicator or deleter gave up on, for operators */
 export const FailedJobs = z.object({ kind: z.enum(["replicate", "delete"]).optional(), limit: zint(1).max(1000).default(100) });
 
+// ---- fsck and rebalance (state changes only: the fsck actor does the work) ----
+/** MogileFS fsck log codes (§8), counted in fsck_status as num_<CODE> */
+export const FSCK_EVCODES = ["NOPA", "POVI", "MISS", "BLEN", "GONE", "SRCH", "FOND", "REPL", "BCNT", "BSUM", "NSUM", "MSUM", "BALG"] as const;
+export type FsckEvcode = (typeof FSCK_EVCODES)[number];
+/** mogile extension: `domain` (and `class` within it) scope a run; a changed scope starts over */
+export const FsckStart = z.object({ domain: domainName.optional(), class: className.optional() });
+export const FsckStop = z.object({});
+export const FsckReset = z.object({ policy_only: zbool.default(false), startpos: zint(0).default(0) });
+export const FsckClearlog = z.object({});
+export const FsckGetlog = z.object({ after_logid: zint(0).default(0) });
+export const FsckStatus = z.object({});
+/** `policy`: whitespace-separated key=value pairs (MogileFS grammar; parsed by the handler for bad_rebal_pol) */
+export const RebalanceSetPolicy = z.object({ policy: z.string().max(4096).default("") });
+export const RebalanceTest = z.object({});
+export const RebalanceStart = z.object({});
+export const RebalanceStop = z.object({});
+export const RebalanceStatus = z.object({});
+export const RebalanceReset = z.object({});
+
 /** Request schemas by command name: the query actor dispatches through this map. */
 export const requests = {
   create_domain: CreateDomain,
@@ -199,16 +218,25 @@ export const requests = {
   set_server_setting: SetServerSetting,
   stats: Stats,
   failed_jobs: FailedJobs,
+  fsck_start: FsckStart,
+  fsck_stop: FsckStop,
+  fsck_reset: FsckReset,
+  fsck_clearlog: FsckClearlog,
+  fsck_getlog: FsckGetlog,
+  fsck_status: FsckStatus,
+  rebalance_set_policy: RebalanceSetPolicy,
+  rebalance_test: RebalanceTest,
+  rebalance_start: RebalanceStart,
+  rebalance_stop: RebalanceStop,
+  rebalance_status: RebalanceStatus,
+  rebalance_reset: RebalanceReset,
 } as const;
 export type Command = keyof typeof requests;
 export type Request<C extends Command> = z.input<(typeof requests)[C]>;
 export type Parsed<C extends Command> = z.output<(typeof requests)[C]>;
 
 /** MogileFS commands that exist but come with a later issue: they answer `unsupported_command`. */
-export const UNSUPPORTED_COMMANDS = [
-  "fsck_start", "fsck_stop", "fsck_reset", "fsck_clearlog", "fsck_getlog", "fsck_status",
-  "rebalance_set_policy", "rebalance_test", "rebalance_start", "rebalance_stop", "rebalance_status", "rebalance_reset",
-] as const;
+export const UNSUPPORTED_COMMANDS: readonly string[] = [];
 
 // ---- replies (JSON; the classic protocol flattens them into MogileFS fields) ----
 export interface Dest { devid: number; path: string }
@@ -225,6 +253,14 @@ export interface DeviceInfo {
   observed_state: ObservedState | null;
   /** percent used (mogile: from heartbeats), null when unknown */
   utilization: number | null;
+}
+export interface FsckLogRow { logid: number; utime: number; fid: number; evcode: FsckEvcode; devid?: number }
+/** rebalance progress; `state` is the MogileFS state string (key=value pairs) */
+export interface RebalanceStatusReply {
+  state: string; running: boolean; policy: string;
+  sdevs: number[]; ddevs: number[];
+  files_moved: number; bytes_moved: number; failed: number;
+  time_started: number | null; time_stopped: number | null; time_finished: number | null;
 }
 export interface FileRow { fid: number; domain: string; class: string; key: string; length: number; devcount: number }
 export interface Replies {
@@ -268,6 +304,26 @@ export interface Replies {
     replicate_queue: number; delete_queue: number; open_uploads: number; failed_jobs: number;
   };
   failed_jobs: { jobs: { kind: string; fid: number; error: string; at: string; deliveries: number }[] };
+  fsck_start: Record<string, never>;
+  fsck_stop: Record<string, never>;
+  fsck_reset: Record<string, never>;
+  fsck_clearlog: { deleted: number };
+  fsck_getlog: { rows: FsckLogRow[]; row_count: number };
+  fsck_status: {
+    running: boolean; host: string | null; max_fid_checked: number; policy_only: boolean; end_fid: number;
+    /** unix seconds; null when never set */
+    start_time: number | null; stop_time: number | null; current_time: number; max_logid: number;
+    counts: Partial<Record<FsckEvcode, number>>;
+    /** mogile extras: scope, fids checked this run, fids per second, files left to check (null until known) */
+    domain: string | null; class: string | null; checked: number; rate: number; remaining: number | null;
+  };
+  rebalance_set_policy: Record<string, never>;
+  /** the plan, computed now without moving anything: source and destination devices, files and bytes to move */
+  rebalance_test: { sdevs: number[]; ddevs: number[]; files: number; bytes: number };
+  rebalance_start: { state: string };
+  rebalance_stop: Record<string, never>;
+  rebalance_status: RebalanceStatusReply;
+  rebalance_reset: Record<string, never>;
 }
 export type Reply<C extends Command> = Replies[C];
 

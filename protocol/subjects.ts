@@ -25,6 +25,8 @@ export const subjects = {
   devicesChanged: "mogile.event.device.changed",
   /** domains or classes changed: query actors drop their name caches */
   namesChanged: "mogile.event.names.changed",
+  /** fsck or rebalance state changed (query handlers): the fsck actor wakes up */
+  tasksChanged: "mogile.event.tasks.changed",
   /** observed device state changed (monitor) */
   deviceState: "mogile.event.device.state",
 } as const;

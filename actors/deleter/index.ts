@@ -23,11 +23,17 @@ const Config = z.object({
 /** 2 s, 10 s, 1 min, 5 min, 30 min… (±20%) */
 const RETRY_MS = [2_000, 10_000, 60_000, 300_000, 1_800_000];
 
+/**
+ * Jobs that remove one copy of a file that lives on (an unrecorded replica, or the old copy of a
+ * drain or rebalance move): the copy is kept if it is recorded again by the time we get to it.
+ */
+const RECHECKED = new Set(["orphan-replica", "drain", "rebalance"]);
+
 export async function removeCopies(devices: DeviceView, store: Store, log: Logger, job: DeleteJob): Promise<Outcome> {
   const pending: string[] = [];
   for (const devid of job.devids) {
     // an unrecorded replica may have been copied again and recorded since: never delete a live copy
-    if (job.reason === "orphan-replica" && (await store.files.findOne({ fid: job.fid, devids: devid }, { projection: { _id: 1 } }))) continue;
+    if (RECHECKED.has(job.reason ?? "") && (await store.files.findOne({ fid: job.fid, devids: devid }, { projection: { _id: 1 } }))) continue;
     const row = devices.row(devid);
     if (!row) { log.warn("delete: device unknown; forgetting its copy", { fid: job.fid, devid }); continue; }
     if (row.dev.status === "dead") continue; // its bytes are gone with it

@@ -5,6 +5,7 @@ import type { Args, Fields } from "./codec.ts";
 type Flatten<C extends Command> = (reply: Reply<C>, args: Args) => Fields;
 
 const none = (): Fields => ({});
+const bit = (b: boolean) => (b ? 1 : 0);
 const list = (xs: readonly (string | number)[] | null | undefined) => (xs ? xs.join(",") : null);
 /** a MogileFS bool argument: non-empty and not "0" */
 const truthy = (v: string | undefined) => v !== undefined && v !== "" && v !== "0";
@@ -144,11 +145,37 @@ const formats: { [C in Command]: Flatten<C> } = {
       [`job_${i}_deliveries`]: j.deliveries,
     })),
   }),
+
+  fsck_start: none,
+  fsck_stop: none,
+  fsck_reset: none,
+  fsck_clearlog: none,
+  // NULL fields (a log row without a device) are left out, as MogileFS does
+  fsck_getlog: (r) => ({
+    row_count: r.row_count,
+    ...rows(r.rows, (x, i) => ({
+      [`row_${i}_logid`]: x.logid, [`row_${i}_utime`]: x.utime, [`row_${i}_fid`]: x.fid, [`row_${i}_evcode`]: x.evcode,
+      ...(x.devid !== undefined ? { [`row_${i}_devid`]: x.devid } : {}),
+    })),
+  }),
+  fsck_status: (r) => ({
+    running: bit(r.running), host: r.host ?? "", max_fid_checked: r.max_fid_checked, policy_only: bit(r.policy_only), end_fid: r.end_fid,
+    start_time: r.start_time ?? 0, stop_time: r.stop_time ?? 0, current_time: r.current_time, max_logid: r.max_logid,
+    ...Object.fromEntries(Object.entries(r.counts).map(([code, n]) => [`num_${code}`, n])),
+    // mogile extras
+    checked: r.checked, rate: r.rate, remaining: r.remaining, domain: r.domain, class: r.class,
+  }),
+  rebalance_set_policy: none,
+  rebalance_test: (r) => ({ sdevs: list(r.sdevs), ddevs: list(r.ddevs), files: r.files, bytes: r.bytes }),
+  rebalance_start: (r) => ({ state: r.state }),
+  rebalance_stop: none,
+  rebalance_status: (r) => ({ state: r.state }),
+  rebalance_reset: none,
 };
 
 /**
- * The reply fields for `command`. Commands without an entry (the unsupported fsck and rebalance ones,
- * which only ever answer an error today) keep their scalar fields as they are.
+ * The reply fields for `command`. Commands without an entry (none today; a command added without
+ * one) keep their scalar fields as they are.
  */
 export function flatten(command: string, reply: unknown, args: Args): Fields {
   const f = (formats as Record<string, Flatten<Command> | undefined>)[command];

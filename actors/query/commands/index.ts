@@ -32,6 +32,18 @@ import { serverSettings } from "./server_settings.ts";
 import { setServerSetting } from "./set_server_setting.ts";
 import { stats } from "./stats.ts";
 import { failedJobs } from "./failed_jobs.ts";
+import { fsckStart } from "./fsck_start.ts";
+import { fsckStop } from "./fsck_stop.ts";
+import { fsckReset } from "./fsck_reset.ts";
+import { fsckClearlog } from "./fsck_clearlog.ts";
+import { fsckGetlog } from "./fsck_getlog.ts";
+import { fsckStatus } from "./fsck_status.ts";
+import { rebalanceSetPolicy } from "./rebalance_set_policy.ts";
+import { rebalanceTest } from "./rebalance_test.ts";
+import { rebalanceStart } from "./rebalance_start.ts";
+import { rebalanceStop } from "./rebalance_stop.ts";
+import { rebalanceStatus } from "./rebalance_status.ts";
+import { rebalanceReset } from "./rebalance_reset.ts";
 
 type Handlers = { [C in Command]: (ctx: QueryContext, a: Parsed<C>) => Promise<Reply<C>> };
 
@@ -68,4 +80,16 @@ export const handlers: Handlers = {
   set_server_setting: setServerSetting,
   stats,
   failed_jobs: failedJobs,
+  fsck_start: fsckStart,
+  fsck_stop: fsckStop,
+  fsck_reset: fsckReset,
+  fsck_clearlog: fsckClearlog,
+  fsck_getlog: fsckGetlog,
+  fsck_status: fsckStatus,
+  rebalance_set_policy: rebalanceSetPolicy,
+  rebalance_test: rebalanceTest,
+  rebalance_start: rebalanceStart,
+  rebalance_stop: rebalanceStop,
+  rebalance_status: rebalanceStatus,
+  rebalance_reset: rebalanceReset,
 };

@@ -1,0 +1,152 @@
+// fsck of one file: every recorded copy is checked (exists, length, checksum) and the class policy
+// evaluated; bad copies are forgotten, missing ones re-replicated, and each finding is an event
+// with its MogileFS code (NOPA, POVI, MISS, BLEN, BSUM, NSUM, MSUM, BALG, SRCH, FOND, GONE, REPL).
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { subjects } from "../../protocol/subjects.ts";
+import type { FsckEvcode, ReplicateJob } from "../../protocol/schemas.ts";
+import { headLength } from "../../protocol/http.ts";
+import type { DeviceView } from "../runtime/devices.ts";
+import { classId, type ClassDoc, type FileDoc, type Store } from "../runtime/mongo.ts";
+import type { Logger } from "../runtime/log.ts";
+import { digestOf } from "./move.ts";
+
+export interface FsckEvent { fid: number; evcode: FsckEvcode; devid?: number }
+export interface CheckDeps { store: Store; devices: DeviceView; nc: NatsConnection; js: JetStreamClient; log: Logger; classOf(file: FileDoc): Promise<ClassDoc> }
+export interface CheckOptions {
+  policyOnly: boolean;
+  /** the checksum algorithm to verify copies with, or null */
+  checksumAlg: string | null;
+}
+/** `retry`: a copy's device did not answer; the fid is checked again later */
+export type CheckResult = { events: FsckEvent[]; retry: boolean };
+
+/** MultipleHosts / MultipleDevices (and the zone policies, counted as hosts): is `on` enough? */
+export function policyMet(cls: ClassDoc, on: { devid: number; hostid: number }[], view: DeviceView): boolean {
+  const m = /^(?:MogileFS::ReplicationPolicy::)?(\w+)\(\s*(\d*)\s*\)$/.exec(cls.replpolicy || "MultipleHosts()");
+  const n = m && m[2] ? Number(m[2]) : 0;
+  const min = n > 0 ? n : cls.mindevcount;
+  if (on.length === 0) return false;
+  if (min <= 1) return true;
+  const live = [...view.devices.values()].filter((d) => d.status !== "dead");
+  if (m?.[1] === "MultipleDevices") return on.length >= Math.min(min, live.length);
+  const hosts = new Set(on.map((p) => p.hostid));
+  const liveHosts = new Set(live.filter((d) => d.status === "alive" && view.hosts.get(d.hostid)?.status === "alive").map((d) => d.hostid));
+  if (hosts.size >= min) return true;
+  // every host that could hold a copy has one, and there are enough copies
+  return on.length >= min && [...liveHosts].every((h) => hosts.has(h));
+}
+
+type CopyState = "good" | "missing" | "badlen" | "badsum" | "unreachable" | "dead";
+
+export async function checkFile(d: CheckDeps, file: FileDoc, o: CheckOptions): Promise<CheckResult> {
+  const events: FsckEvent[] = [];
+  const ev = (evcode: FsckEvcode, devid?: number) => events.push(devid === undefined ? { fid: file.fid, evcode } : { fid: file.fid, evcode, devid });
+  const cls = await d.classOf(file);
+  const placed = (devids: number[]) => devids
+    .map((devid) => ({ devid, row: d.devices.row(devid) }))
+    .filter((x) => x.row && x.row.dev.status !== "dead")
+    .map((x) => ({ devid: x.devid, hostid: x.row!.dev.hostid }));
+
+  if (file.devids.length === 0) ev("NOPA");
+  else if (!policyMet(cls, placed(file.devids), d.devices)) ev("POVI");
+
+  const state = new Map<number, CopyState>();
+  const digests = new Map<number, string>();
+  const alg = o.checksumAlg;
+  if (!o.policyOnly) {
+    await Promise.all(file.devids.map(async (devid) => {
+      const row = d.devices.row(devid);
+      if (!row || row.dev.status === "dead") { state.set(devid, "dead"); return; }
+      const url = d.devices.url(devid, file.fid)!;
+      try {
+        const len = await headLength(url, 10_000);
+        if (len === null) { state.set(devid, "missing"); ev("MISS", devid); return; }
+        if (len !== file.length) { state.set(devid, "badlen"); ev("BLEN", devid); return; }
+        state.set(devid, "good");
+        if (alg) digests.set(devid, await digestOf(url, alg));
+      } catch {
+        state.set(devid, "unreachable");
+      }
+    }));
+    // a device that did not answer says nothing about its copy: check the whole file again later
+    if ([...state.values()].includes("unreachable")) return { events: events.filter((e) => e.evcode !== "NOPA" && e.evcode !== "POVI"), retry: true };
+    const learned = alg && digests.size ? reconcileChecksums(file, alg, cls, digests, state, ev) : null;
+    if (learned) await d.store.files.updateOne({ _id: file._id, fid: file.fid }, { $set: { checksum: learned } });
+  }
+
+  let good = o.policyOnly ? [...file.devids] : file.devids.filter((x) => state.get(x) === "good");
+  if (!o.policyOnly && good.length === 0) {
+    // no good copy where we expected one: look on every other device before giving up
+    ev("SRCH");
+    const found = await search(d, file);
+    if (found !== null) {
+      ev("FOND", found);
+      await d.store.files.updateOne({ _id: file._id, fid: file.fid }, { $addToSet: { devids: found } });
+      good = [found];
+    }
+  }
+  if (good.length === 0) {
+    // keep the records of wrong copies: a damaged copy is worth more than none
+    const forget = file.devids.filter((x) => state.get(x) === "missing" || state.get(x) === "dead");
+    if (forget.length) await pull(d, file, forget);
+    ev("GONE");
+    return { events, retry: false };
+  }
+  const bad = file.devids.filter((x) => !good.includes(x));
+  if (bad.length) await pull(d, file, bad);
+  if (!policyMet(cls, placed(good), d.devices)) {
+    const job: ReplicateJob = { fid: file.fid, domain: file.domain, key: file.key, reason: "fsck", ts: Date.now() };
+    await d.js.publish(subjects.replicateJob, JSON.stringify(job), { msgID: `repl-${file.fid}-fsck-${Date.now()}` });
+    ev("REPL");
+  }
+  return { events, retry: false };
+}
+
+/** MogileFS checksum reconciliation (§8): copies against each other and against the stored checksum. */
+/** Returns the checksum to store when the file had none (NSUM), else null. */
+function reconcileChecksums(file: FileDoc, alg: string, cls: ClassDoc, digests: Map<number, string>, state: Map<number, CopyState>, ev: (c: FsckEvcode, devid?: number) => void): string | null {
+  const stored = file.checksum ?? null;
+  const values = new Set([...digests.values()].map((s) => s.toLowerCase()));
+  if (stored && !stored.startsWith(`${alg}:`)) { ev("BALG"); return null; }
+  if (stored) {
+    const matching = [...digests].filter(([, v]) => v.toLowerCase() === stored.toLowerCase());
+    if (matching.length === 0) { ev("BSUM"); return null; } // every copy differs: keep them, an operator decides
+    for (const [devid, v] of digests) if (v.toLowerCase() !== stored.toLowerCase()) { state.set(devid, "badsum"); ev("BSUM", devid); }
+    return null;
+  }
+  if (values.size > 1) { ev(cls.hashtype === alg ? "BSUM" : "MSUM"); return null; }
+  if (cls.hashtype !== alg) return null;
+  // every copy agrees and the class keeps checksums: store it (NSUM)
+  ev("NSUM");
+  return [...digests.values()][0];
+}
+
+async function pull(d: CheckDeps, file: FileDoc, devids: number[]) {
+  for (const devid of devids) await d.store.files.updateOne({ _id: file._id, fid: file.fid }, { $pull: { devids: devid } });
+  d.nc.publish(subjects.fileChanged, JSON.stringify({ domain: file.domain, key: file.key, fid: file.fid }));
+}
+
+/** A copy of the right length on a device not recorded for the file, or null. */
+async function search(d: CheckDeps, file: FileDoc): Promise<number | null> {
+  for (const devid of d.devices.devices.keys()) {
+    if (file.devids.includes(devid) || !d.devices.readable(devid)) continue;
+    const len = await headLength(d.devices.url(devid, file.fid)!, 5_000).catch(() => null);
+    if (len === file.length) return devid;
+  }
+  return null;
+}
+
+/** Class rows (the implicit default class included), cached for a few seconds. */
+export function classCache(store: Store): (file: FileDoc) => Promise<ClassDoc> {
+  const cache = new Map<string, { row: ClassDoc; at: number }>();
+  return async (file) => {
+    const id = classId(file.domain, file.class || "default");
+    const hit = cache.get(id);
+    if (hit && Date.now() - hit.at < 5_000) return hit.row;
+    const row = (await store.classes.findOne({ _id: id })) ??
+      { _id: id, domain: file.domain, class: file.class || "default", mindevcount: 2, replpolicy: "MultipleHosts()", hashtype: "NONE" };
+    cache.set(id, { row, at: Date.now() });
+    return row;
+  };
+}

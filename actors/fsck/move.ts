@@ -1,0 +1,87 @@
+// Moving one copy of a file from one device to another (drain and rebalance): the destination's
+// storage agent pulls the bytes, the new copy is recorded, and only then is the old one forgotten
+// and its bytes queued for deletion — so a crash at any point leaves at least the copies we had.
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import { subjects } from "../../protocol/subjects.ts";
+import type { DeleteJob, StorageFetch } from "../../protocol/schemas.ts";
+import { httpRequest, readText } from "../../protocol/http.ts";
+import type { DeviceView } from "../runtime/devices.ts";
+import type { FileDoc, Store } from "../runtime/mongo.ts";
+import type { Logger } from "../runtime/log.ts";
+
+export interface MoveDeps { store: Store; devices: DeviceView; nc: NatsConnection; js: JetStreamClient; log: Logger }
+
+export type MoveResult = { ok: true; length: number } | { ok: false; reason: string; gone?: boolean };
+
+/** Queue the deletion of one copy; the deleter skips it if that copy is recorded again meanwhile. */
+export async function deleteCopy(d: MoveDeps, fid: number, devid: number, reason: "drain" | "rebalance" | "orphan-replica"): Promise<void> {
+  const job: DeleteJob = { fid, devids: [devid], reason };
+  await d.js.publish(subjects.deleteJob, JSON.stringify(job), { msgID: `del-${fid}-${devid}-${reason}-${Date.now()}` });
+}
+
+/** The digest of a copy as its storage agent computes it (`ALG:hex`). */
+export async function digestOf(url: string, alg: string, timeoutMs = 60_000): Promise<string> {
+  const res = await httpRequest(`${url}?digest=${encodeURIComponent(alg)}`, { method: "GET", timeoutMs });
+  const text = (await readText(res)).trim();
+  if (res.statusCode !== 200) throw new Error(`digest of ${url}: status ${res.statusCode}`);
+  return text;
+}
+
+/**
+ * Copy `fileId`'s copy on `from` to `to`, record it, then forget `from` and queue its deletion.
+ * Re-reads the file first: it may have been deleted, replaced or moved since it was planned.
+ */
+export async function moveCopy(d: MoveDeps, fileId: string, fid: number, from: number, to: number, reason: "drain" | "rebalance"): Promise<MoveResult> {
+  const file = await d.store.files.findOne({ _id: fileId });
+  if (!file || file.fid !== fid || !file.devids.includes(from)) return { ok: false, reason: "file changed", gone: true };
+  // the file may have changed since the move was planned: the new copy must still add a host
+  if (file.devids.includes(to)) return { ok: false, reason: `device ${to} already holds a copy` };
+  const dest = d.devices.row(to);
+  if (!dest || !d.devices.writable(to, file.length)) return { ok: false, reason: `device ${to} cannot take a copy now` };
+  const otherHosts = file.devids.filter((x) => x !== from).map((x) => d.devices.devices.get(x)?.hostid);
+  if (otherHosts.includes(dest.dev.hostid)) return { ok: false, reason: `host ${dest.dev.hostid} already holds a copy` };
+  // read from the device being emptied first (it is readable), else from any other copy
+  const sources = [from, ...d.devices.orderForRead(file.devids.filter((x) => x !== from))].filter((x) => d.devices.readable(x));
+  let copied = false;
+  let lastErr = "no readable source";
+  for (const src of sources) {
+    const url = d.devices.url(src, fid);
+    if (!url) continue;
+    const req: StorageFetch = { devid: to, fid, from: url, length: file.length };
+    try {
+      const reply = await d.nc.request(subjects.storage(dest.dev.hostid, "fetch"), JSON.stringify(req), { timeout: 30_000 + Math.ceil(file.length / 20_000) });
+      const r = reply.json<{ ok: boolean; error?: string; length?: number }>();
+      if (r.ok && r.length === file.length) { copied = true; break; }
+      lastErr = r.error ?? `copied ${r.length} bytes, expected ${file.length}`;
+    } catch (err) {
+      lastErr = (err as Error).message;
+    }
+  }
+  if (!copied) return { ok: false, reason: `copy to device ${to} failed: ${lastErr}` };
+  if (file.checksum) {
+    // a copy that does not match the recorded checksum is never recorded
+    const alg = file.checksum.slice(0, file.checksum.indexOf(":"));
+    const got = await digestOf(d.devices.url(to, fid)!, alg).catch((err: Error) => `error: ${err.message}`);
+    if (got.toLowerCase() !== file.checksum.toLowerCase()) {
+      await deleteCopy(d, fid, to, "orphan-replica");
+      return { ok: false, reason: `copy on device ${to} has checksum ${got}, expected ${file.checksum}` };
+    }
+  }
+  // record first: until the $pull below, the file simply has one copy more than it needs
+  const res = await d.store.files.updateOne({ _id: file._id, fid }, { $addToSet: { devids: to } });
+  if (res.matchedCount === 0) {
+    await deleteCopy(d, fid, to, "orphan-replica");
+    return { ok: false, reason: "file deleted or replaced during the copy", gone: true };
+  }
+  return forget(d, file, from, to, reason);
+}
+
+async function forget(d: MoveDeps, file: FileDoc, from: number, to: number, reason: "drain" | "rebalance"): Promise<MoveResult> {
+  // only while the new copy is recorded: a move never lowers the number of copies
+  const res = await d.store.files.updateOne({ _id: file._id, fid: file.fid, devids: to }, { $pull: { devids: from } });
+  if (res.matchedCount === 0) return { ok: false, reason: "file changed during the move", gone: true };
+  d.nc.publish(subjects.fileChanged, JSON.stringify({ domain: file.domain, key: file.key, fid: file.fid }));
+  await deleteCopy(d, file.fid, from, reason);
+  return { ok: true, length: file.length };
+}
