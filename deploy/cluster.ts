@@ -9,8 +9,8 @@ import { createLogger } from "../actors/runtime/log.ts";
 import type { MogileClient } from "../protocol/client.ts";
 import { REPO, assertPortFree, freePort, startMetadata, startNats, stopProcess, waitForPort, type Service } from "./services.ts";
 
-export type Role = "query" | "replicator" | "deleter" | "monitor" | "reaper" | "gateway" | "legacy";
-export const ROLES: Role[] = ["query", "replicator", "deleter", "monitor", "reaper", "gateway", "legacy"];
+export type Role = "query" | "replicator" | "deleter" | "monitor" | "reaper" | "gateway" | "legacy" | "fsck";
+export const ROLES: Role[] = ["query", "replicator", "deleter", "monitor", "reaper", "gateway", "legacy", "fsck"];
 
 export interface ClusterOptions {
   dataDir: string;
@@ -79,7 +79,7 @@ export class Cluster {
     await store.close();
     await meta.afterBootstrap(this.db);
 
-    const counts = { query: 1, replicator: 1, deleter: 1, monitor: 1, reaper: 1, gateway: 1, legacy: 1, ...o.counts };
+    const counts = { query: 1, replicator: 1, deleter: 1, monitor: 1, reaper: 1, gateway: 1, legacy: 1, fsck: 1, ...o.counts };
     const started: Promise<unknown>[] = [];
     for (const role of ROLES) for (let i = 0; i < counts[role]; i++) started.push(this.spawnActor(role));
     const hosts = o.hosts ?? 3;

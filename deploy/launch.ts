@@ -1,6 +1,6 @@
 // `npm start`: a complete single-machine cluster in the foreground; Ctrl-C stops it cleanly.
 // Usage: tsx deploy/launch.ts [--query N] [--replicator N] [--deleter N] [--monitor N] [--reaper N]
-//                             [--gateway N] [--legacy N] [--hosts N] [--devices-per-host N]
+//                             [--gateway N] [--legacy N] [--fsck N] [--hosts N] [--devices-per-host N]
 import { parseArgs } from "node:util";
 import path from "node:path";
 import { mkdirSync } from "node:fs";
@@ -10,13 +10,13 @@ import { MogileClient } from "../protocol/client.ts";
 const count = { type: "string" } as const;
 const { values } = parseArgs({
   options: {
-    query: count, replicator: count, deleter: count, monitor: count, reaper: count, gateway: count, legacy: count,
+    query: count, replicator: count, deleter: count, monitor: count, reaper: count, gateway: count, legacy: count, fsck: count,
     hosts: count, "devices-per-host": count,
     help: { type: "boolean", short: "h" },
   },
 });
 if (values.help) {
-  process.stdout.write(`usage: npm start -- [--query N] [--replicator N] [--deleter N] [--monitor N] [--reaper N] [--legacy N] [--hosts N] [--devices-per-host N]
+  process.stdout.write(`usage: npm start -- [--query N] [--replicator N] [--deleter N] [--monitor N] [--reaper N] [--legacy N] [--fsck N] [--hosts N] [--devices-per-host N]
 environment: MOGILE_DATA_DIR (./var)  MOGILE_HTTP_PORT (7080)  MOGILE_LEGACY_PORT (7001)  MOGILE_NATS_PORT (4222)  MOGILE_STORAGE_PORT (7500, one per host)
              MOGILE_MONGO_URL (use an existing MongoDB replica set instead of the embedded FerretDB)
 `);

@@ -178,7 +178,8 @@ async function startMongod(o: { dataDir: string; logDir: string; port: number })
  * queries filter by make those lookups index scans. Needed only for FerretDB; idempotent.
  */
 export const FERRET_GIN_FIELDS: Record<string, string[]> = {
-  files: ["_id", "fid", "domain", "class"],
+  // devids: files with a copy on a device (drain, rebalance, dead-device recovery)
+  files: ["_id", "fid", "domain", "class", "devids"],
   domains: ["_id"],
   classes: ["_id", "domain"],
   hosts: ["_id", "hostname"],
@@ -186,6 +187,8 @@ export const FERRET_GIN_FIELDS: Record<string, string[]> = {
   settings: ["_id"],
   counters: ["_id"],
   deadletters: ["_id"],
+  tasks: ["_id"],
+  fscklog: ["_id"],
 };
 
 async function ferretIndexes(bin: string, url: string, db: string): Promise<void> {
