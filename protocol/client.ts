@@ -26,6 +26,11 @@ export interface PutOptions {
   size?: number;
   /** upload timeout per attempt (ms) */
   timeoutMs?: number;
+  /**
+   * return only once this many copies exist (true: as many as the class policy wants); on
+   * timeout the put fails with `replication_timeout` although the file is stored
+   */
+  waitReplicated?: boolean | number;
 }
 export interface PutResult { fid: number; key: string; length: number; devid: number; path: string }
 
@@ -124,7 +129,10 @@ export class MogileClient extends TrackerCommands {
         }
         await drain(res);
         const written = Number(res.headers["x-mogile-length"] ?? size ?? 0);
-        const closed = await this.rpc("create_close", { domain, key, fid: open.fid, devid: dest.devid, path: dest.path, size: size ?? written });
+        const closed = await this.rpc("create_close", {
+          domain, key, fid: open.fid, devid: dest.devid, path: dest.path, size: size ?? written,
+          ...(opts.waitReplicated !== undefined ? { wait_replicated: opts.waitReplicated } : {}),
+        });
         return { fid: closed.fid, key, length: closed.length, devid: dest.devid, path: dest.path };
       } catch (err) {
         // a stream we opened (a file) must not leak its descriptor when the attempt fails

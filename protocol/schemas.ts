@@ -60,8 +60,9 @@ const port = zint(1).max(65535);
 const zone = z.string().min(1).max(64).refine((s) => !CONTROL.test(s), "zone must not contain control characters");
 export const CreateHost = z.object({
   host: name(40),
-  ip,
-  port,
+  /** required; checked after host_exists, as MogileFS does */
+  ip: ip.optional(),
+  port: port.optional(),
   getport: port.optional(),
   altip: ip.optional(),
   altmask: z.string().max(64).optional(),
@@ -74,7 +75,8 @@ export const UpdateHost = z.object({
   ip: ip.optional(),
   port: port.optional(),
   getport: port.optional(),
-  altip: ip.optional(),
+  /** an empty value clears it */
+  altip: z.union([ip, z.literal("")]).optional(),
   altmask: z.string().max(64).optional(),
   status: z.enum(HOST_STATES).optional(),
   /** an empty zone is absent (front doors drop empty arguments); "none" clears it */
@@ -142,7 +144,8 @@ export const GetPaths = z.object({
   zone: z.string().max(32).optional(),
 });
 export const FileInfo = z.object({ domain: domainName, key: keyName, devices: zbool.default(false) });
-export const FileDebug = z.object({ fid: zint(1).optional(), domain: domainName.optional(), key: keyName.optional() });
+/** fid 0 means "not given" (MogileFS then uses domain + key) */
+export const FileDebug = z.object({ fid: zint(0).optional(), domain: domainName.optional(), key: keyName.optional() });
 export const Delete = z.object({ domain: domainName, key: keyName });
 export const Rename = z.object({ domain: domainName, from_key: keyName, to_key: keyName });
 export const UpdateFileClass = z.object({ domain: domainName, key: keyName, class: className });
@@ -150,10 +153,11 @@ export const ListKeys = z.object({
   domain: domainName,
   prefix: z.string().max(255).default(""),
   after: z.string().max(255).optional(),
-  limit: zint(1).default(1000),
+  /** 0 means the default (1000), as in MogileFS */
+  limit: zint(0).default(1000).transform((n) => (n === 0 ? 1000 : n)),
 });
 /** `to` is a count (MogileFS quirk), at most 500 */
-export const ListFids = z.object({ from: zint(0).default(0), to: z.coerce.number().int().default(100) });
+export const ListFids = z.object({ from: zint(0).default(0), to: z.coerce.number().int().default(100).transform((n) => (n === 0 ? 100 : n)) });
 
 // ---- control ----
 export const Noop = z.object({});

@@ -43,6 +43,9 @@ export function zodToMogile(error: z.ZodError, command = "", raw: unknown = unde
   const absent = given === undefined || given === null || given === "" || (field === "domain" && (given === "0" || given === 0));
   // these commands answer bad_params for any argument problem in MogileFS
   if (["server_setting", "set_server_setting", "set_state", "set_weight"].includes(command)) return new MogileError("bad_params", text);
+  // MogileFS quirks: a missing host to delete is an unknown host; a missing class to delete is not found
+  if (absent && command === "delete_host" && field === "host") return new MogileError("unknown_host");
+  if (absent && command === "delete_class" && field === "class") return new MogileError("class_not_found");
   if (absent && field in missing) return new MogileError(missing[field]);
   if (field === "state") return new MogileError(command.includes("host") ? "unknown_state" : "invalid_state", text);
   if (field === "devid" && command === "create_device") return new MogileError("invalid_devid", text);

@@ -324,7 +324,7 @@ t("rest - hosts: list, create (201), patch, delete (204), errors", async ({ url 
   const h = ok(await call(url, "POST", "/v1/hosts", { host: "resthost", ip: "127.0.0.99", port: 7597 }), 201);
   assert.is(h.hostname, "resthost");
   fails(await call(url, "POST", "/v1/hosts", { host: "resthost", ip: "127.0.0.99", port: 7597 }), 409, "host_exists");
-  fails(await call(url, "POST", "/v1/hosts", { host: "x" }), 400, "bad_request");
+  fails(await call(url, "POST", "/v1/hosts", { host: "x" }), 400, "no_ip");
   assert.equal(ok(await call(url, "PATCH", "/v1/hosts/resthost", { status: "dead", port: 7596 })), { hostid: h.hostid, hostname: "resthost" });
   fails(await call(url, "PATCH", "/v1/hosts/nobody", { status: "down" }), 404, "host_not_found");
   const { hosts } = ok(await call(url, "GET", "/v1/hosts"));

@@ -571,7 +571,7 @@ t("control - noop, replicate_now, server settings, stats, failed_jobs, unsupport
 
 // Reported, not fixed here (the query actor and schemas are not the legacy actor's): what MogileFS 2.73
 // answers (Worker/Query.pm) where mogile differs today. Un-skip once they are fixed.
-t.skip("known deviations - MogileFS answers that the query actor does not give yet", async (ctx) => {
+t("MogileFS answers for edge cases: size=0, checksumverify alone, to=0, limit=0, host checks, clearing altip", async (ctx) => {
   const tr = await connect(ctx);
   await tr.ok("create_domain", { domain: "ldev" });
   await tr.ok("create_class", { domain: "ldev", class: "one", mindevcount: 1 });

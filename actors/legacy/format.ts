@@ -30,6 +30,8 @@ const formats: { [C in Command]: Flatten<C> } = {
         [`domain${i}class${j}mindevcount`]: c.mindevcount,
         [`domain${i}class${j}replpolicy`]: c.replpolicy,
         [`domain${i}class${j}hashtype`]: c.hashtype,
+        // mogile addition, only when set
+        ...("durable_copies" in c && c.durable_copies !== undefined ? { [`domain${i}class${j}durable_copies`]: c.durable_copies } : {}),
       })),
     })),
   }),
@@ -51,6 +53,8 @@ const formats: { [C in Command]: Flatten<C> } = {
       [`host${i}_http_get_port`]: h.http_get_port,
       [`host${i}_altip`]: h.altip,
       [`host${i}_altmask`]: h.altmask,
+      // mogile addition, only when set
+      ...(h.zone ? { [`host${i}_zone`]: h.zone } : {}),
     })),
   }),
   // MogileFS answers create_device with no fields; devid and hostid are a harmless mogile addition

@@ -50,7 +50,6 @@ export async function createClose(ctx: QueryContext, a: Parsed<"create_close">):
   const url = ctx.devices.url(a.devid, a.fid) ?? a.path;
   // the HEAD check and the class lookup do not depend on each other
   const checksum = a.checksum ?? upload.checksum;
-  const verify = a.checksumverify || upload.checksumverify === true;
   const [head, cls] = await Promise.all([
     headLength(url).then((n) => ({ n, err: null as Error | null }), (err: Error) => ({ n: null, err })),
     ctx.names.getClass(a.domain, upload.class),
@@ -60,8 +59,8 @@ export async function createClose(ctx: QueryContext, a: Parsed<"create_close">):
   }
   const length = head.n;
   if (length === null) return discard(new MogileError("size_verify_error", `Expected: ${a.size ?? "?"}; actual: 0 (missing); path: ${url}`));
-  if (a.size !== undefined && a.size !== length) return discard(new MogileError("size_mismatch", `Expected: ${a.size}; actual: ${length}; path: ${url}`));
-  if (verify && !checksum) return discard(new MogileError("invalid_checksum_format", "checksumverify needs a checksum"));
+  // size 0 (or absent) means "not checked", as in MogileFS
+  if (a.size !== undefined && a.size !== 0 && a.size !== length) return discard(new MogileError("size_mismatch", `Expected: ${a.size}; actual: ${length}; path: ${url}`));
 
   // Checksums. A class with a hashtype stores the digest its storage agent computed (free when
   // the PUT asked for it with x-mogile-hashtype, one read of the copy otherwise). A checksum the

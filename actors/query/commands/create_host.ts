@@ -7,6 +7,8 @@ import { devicesChanged, unlessDuplicate } from "./util.ts";
 
 export async function createHost(ctx: QueryContext, a: Parsed<"create_host">): Promise<Reply<"create_host">> {
   if (await ctx.store.hosts.findOne({ hostname: a.host })) throw new MogileError("host_exists", `host ${a.host} already exists`);
+  if (!a.ip) throw new MogileError("no_ip");
+  if (!a.port) throw new MogileError("no_port");
   const hostid = await nextId(ctx.store.counters, "hostid");
   await unlessDuplicate(ctx.store.hosts.insertOne({
     _id: hostid, hostname: a.host, ip: a.ip, port: a.port, status: a.status,

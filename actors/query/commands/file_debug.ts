@@ -7,7 +7,7 @@ import { fileId, type FileDoc } from "../../runtime/mongo.ts";
 export async function fileDebug(ctx: QueryContext, a: Parsed<"file_debug">): Promise<Reply<"file_debug">> {
   let doc: FileDoc | null;
   let fid: number;
-  if (a.fid !== undefined) {
+  if (a.fid) {
     fid = a.fid;
     doc = await ctx.store.files.findOne({ fid });
   } else {

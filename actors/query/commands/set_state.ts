@@ -7,7 +7,7 @@ import { devicesChanged, hostByName } from "./util.ts";
 export async function setState(ctx: QueryContext, a: Parsed<"set_state">): Promise<Reply<"set_state">> {
   const dev = await ctx.store.devices.findOne({ _id: a.device });
   if (!dev) throw new MogileError("no_device", `device ${a.device} not found`);
-  const host = await hostByName(ctx, a.host, "no_device");
+  const host = await hostByName(ctx, a.host, "host_mismatch");
   if (dev.hostid !== host._id) throw new MogileError("host_mismatch");
   if (dev.status === "dead" && a.state === "alive") throw new MogileError("state_too_high");
   await ctx.store.devices.updateOne({ _id: dev._id }, { $set: { status: a.state } });
