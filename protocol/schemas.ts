@@ -306,6 +306,8 @@ export interface Replies {
   stats: {
     domains: number; classes: number; hosts: number; devices: number; files: number;
     replicate_queue: number; delete_queue: number; open_uploads: number; failed_jobs: number;
+    /** dead devices whose files are still being re-replicated, and how many files remain */
+    recovering_devices: number; recovery_remaining: number;
   };
   failed_jobs: { jobs: { kind: string; fid: number; error: string; at: string; deliveries: number }[] };
   fsck_start: Record<string, never>;

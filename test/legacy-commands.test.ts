@@ -549,7 +549,7 @@ t("control - noop, replicate_now, server settings, stats, failed_jobs, unsupport
   assert.is(await tr.err("server_setting", { key: "" }), "bad_params");
 
   const s = await tr.ok("stats");
-  assert.equal(sorted(s), ["classes", "delete_queue", "devices", "domains", "failed_jobs", "files", "hosts", "open_uploads", "replicate_queue"]);
+  assert.equal(sorted(s), ["classes", "delete_queue", "devices", "domains", "failed_jobs", "files", "hosts", "open_uploads", "recovering_devices", "recovery_remaining", "replicate_queue"]);
   for (const [k, v] of Object.entries(s)) assert.match(v, /^\d+$/, k);
   assert.ok(Number(s.hosts) >= 4 && Number(s.devices) >= 8 && Number(s.files) >= 1 && Number(s.domains) >= 1, JSON.stringify(s));
 

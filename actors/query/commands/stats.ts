@@ -2,7 +2,9 @@
 import type { QueryContext } from "../context.ts";
 import type { Parsed, Reply } from "../../../protocol/schemas.ts";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { streams } from "../../../protocol/subjects.ts";
+import { Kvm } from "@nats-io/kv";
+import { buckets, streams } from "../../../protocol/subjects.ts";
+import { RecoveryStatus } from "../../reaper/recovery.ts";
 
 export async function stats(ctx: QueryContext, _a: Parsed<"stats">): Promise<Reply<"stats">> {
   const jsm = await jetstreamManager(ctx.nc);
@@ -18,5 +20,24 @@ export async function stats(ctx: QueryContext, _a: Parsed<"stats">): Promise<Rep
     ctx.uploads.openFids().then((f) => f.length),
     ctx.store.deadletters.countDocuments(),
   ]);
-  return { domains, classes, hosts, devices, files, replicate_queue, delete_queue, open_uploads, failed_jobs };
+  const recovery = await recoveryProgress(ctx);
+  return { domains, classes, hosts, devices, files, replicate_queue, delete_queue, open_uploads, failed_jobs, ...recovery };
+}
+
+/** Dead-device recovery progress, from the reaper leader's `mogile-recovery` records. */
+async function recoveryProgress(ctx: QueryContext): Promise<{ recovering_devices: number; recovery_remaining: number }> {
+  let recovering_devices = 0;
+  let recovery_remaining = 0;
+  try {
+    const kv = await new Kvm(ctx.nc).open(buckets.recovery);
+    for await (const k of await kv.keys("dev.>")) {
+      const st = RecoveryStatus.safeParse((await kv.get(k))?.json());
+      if (!st.success || st.data.phase === "done") continue;
+      recovering_devices++;
+      recovery_remaining += st.data.remaining;
+    }
+  } catch {
+    // no reaper has created the bucket yet: nothing is recovering
+  }
+  return { recovering_devices, recovery_remaining };
 }
