@@ -34,6 +34,16 @@ export async function assertPortFree(port: number, what: string): Promise<void> 
 }
 
 export async function waitForPort(port: number, timeoutMs: number, what: string, proc?: ChildProcess): Promise<void> {
+  await waitForListener(port, timeoutMs, what, proc);
+  if (proc) {
+    // someone else may hold the port (a free port taken between our probe and the bind): our
+    // process then exits with a bind error while the port answers — make sure it is still alive
+    await new Promise((r) => setTimeout(r, 150));
+    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${what} exited with code ${proc.exitCode} (is port ${port} taken?)`);
+  }
+}
+
+async function waitForListener(port: number, timeoutMs: number, what: string, proc?: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (proc && proc.exitCode !== null) throw new Error(`${what} exited with code ${proc.exitCode} before listening on ${port}`);
@@ -137,22 +147,42 @@ export async function startMetadata(o: { dataDir: string; logDir: string; port?:
   if (process.env.MOGILE_MONGO_URL) return { url: process.env.MOGILE_MONGO_URL, services: [], afterBootstrap: async () => {} };
   const port = o.port ?? (await freePort());
   if (hasMongod()) return startMongod({ ...o, port });
-  const pg = await startPostgres({ ...o, port: await freePort() });
+  // a free port can be taken by someone else before we bind it: try again on another (tests run
+  // many clusters on one machine); a fixed port is tried once
+  const attempts = o.port ? 1 : 3;
+  let pg: Awaited<ReturnType<typeof startPostgres>> | null = null;
+  for (let i = 1; !pg; i++) {
+    try {
+      pg = await startPostgres({ ...o, port: await freePort() });
+    } catch (err) {
+      if (i >= 3) throw err;
+    }
+  }
   const state = path.join(o.dataDir, "ferretdb");
   mkdirSync(state, { recursive: true });
   const fd = logFile(o.logDir, "ferretdb");
-  const proc = spawn(path.join(TOOLS, "ferretdb"), [
-    "--handler=postgresql", `--postgresql-url=${pg.url}`,
-    `--listen-addr=127.0.0.1:${port}`, "--repl-set-name=rs0",
-    `--state-dir=${state}`, "--debug-addr=-", "--telemetry=disable", "--log-level=error",
-  ], { stdio: ["ignore", fd, fd], env: { ...process.env, DO_NOT_TRACK: "1" }, detached: true });
-  await waitForPort(port, 30_000, "ferretdb", proc);
-  const ferret: Service = { name: "ferretdb", proc, stop: () => stopProcess(proc) };
-  return {
-    url: `mongodb://127.0.0.1:${port}/?replicaSet=rs0`,
-    services: [ferret, pg],
-    afterBootstrap: async (db) => ferretIndexes(pg.bin, pg.url, db),
-  };
+  for (let i = 1; ; i++) {
+    const p = i === 1 ? port : await freePort();
+    const proc = spawn(path.join(TOOLS, "ferretdb"), [
+      "--handler=postgresql", `--postgresql-url=${pg.url}`,
+      `--listen-addr=127.0.0.1:${p}`, "--repl-set-name=rs0",
+      `--state-dir=${state}`, "--debug-addr=-", "--telemetry=disable", "--log-level=error",
+    ], { stdio: ["ignore", fd, fd], env: { ...process.env, DO_NOT_TRACK: "1" }, detached: true });
+    try {
+      await waitForPort(p, 30_000, "ferretdb", proc);
+    } catch (err) {
+      await stopProcess(proc, 1_000);
+      if (i >= attempts) { await pg.stop(); throw err; }
+      continue;
+    }
+    const ferret: Service = { name: "ferretdb", proc, stop: () => stopProcess(proc) };
+    const pgDone = pg;
+    return {
+      url: `mongodb://127.0.0.1:${p}/?replicaSet=rs0`,
+      services: [ferret, pgDone],
+      afterBootstrap: async (db) => ferretIndexes(pgDone.bin, pgDone.url, db),
+    };
+  }
 }
 
 function hasMongod(): boolean {
