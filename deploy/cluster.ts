@@ -8,6 +8,7 @@ import { connectNats, ensureJetStream } from "../actors/runtime/nats.ts";
 import { createLogger } from "../actors/runtime/log.ts";
 import type { MogileClient } from "../protocol/client.ts";
 import { REPO, assertPortFree, freePort, startMetadata, startNats, stopProcess, waitForPort, type Service } from "./services.ts";
+import { startNatsCluster, type NatsNode } from "./nats-cluster.ts";
 
 export type Role = "query" | "replicator" | "deleter" | "monitor" | "reaper" | "gateway" | "legacy" | "fsck";
 export const ROLES: Role[] = ["query", "replicator", "deleter", "monitor", "reaper", "gateway", "legacy", "fsck"];
@@ -16,6 +17,8 @@ export interface ClusterOptions {
   dataDir: string;
   /** fixed ports for `npm start`; tests leave them out and get free ones */
   natsPort?: number;
+  /** NATS servers: 1 (default), or a loopback cluster of this many nodes with streams replicated on all */
+  natsNodes?: number;
   httpPort?: number;
   /** the classic MogileFS tracker port (legacy actor) */
   legacyPort?: number;
@@ -43,7 +46,10 @@ export class Cluster {
   db = "mogile";
   storage: StorageHost[] = [];
   actors: ActorProc[] = [];
-  private services: Service[] = [];
+  /** the nodes of a NATS cluster (natsNodes > 1), for tests that kill one */
+  natsNodes: NatsNode[] = [];
+  /** infrastructure servers, stopped last (tests restart the metadata server through these) */
+  readonly services: Service[] = [];
   private counter = 0;
 
   constructor(readonly opts: ClusterOptions) {}
@@ -53,6 +59,7 @@ export class Cluster {
       MOGILE_NATS_URL: this.natsUrl,
       MOGILE_MONGO_URL: this.mongoUrl,
       MOGILE_DB: this.db,
+      ...(this.natsNodes.length > 1 ? { MOGILE_JS_REPLICAS: String(this.natsNodes.length) } : {}),
       ...this.opts.env,
     };
   }
@@ -62,10 +69,17 @@ export class Cluster {
     const logDir = path.join(o.dataDir, "logs");
     mkdirSync(logDir, { recursive: true });
     this.db = o.db ?? "mogile";
-    const natsPort = o.natsPort ?? (await freePort());
-    const nats = await startNats({ dataDir: o.dataDir, port: natsPort, logDir });
-    this.services.push(nats);
-    this.natsUrl = `nats://127.0.0.1:${natsPort}`;
+    if ((o.natsNodes ?? 1) > 1) {
+      const nats = await startNatsCluster({ dataDir: o.dataDir, logDir, size: o.natsNodes });
+      this.natsNodes = nats.nodes;
+      this.services.push(...nats.nodes);
+      this.natsUrl = nats.url;
+    } else {
+      const natsPort = o.natsPort ?? (await freePort());
+      const nats = await startNats({ dataDir: o.dataDir, port: natsPort, logDir });
+      this.services.push(nats);
+      this.natsUrl = `nats://127.0.0.1:${natsPort}`;
+    }
     const meta = await startMetadata({ dataDir: o.dataDir, logDir });
     this.services.push(...meta.services);
     this.mongoUrl = meta.url;
@@ -73,7 +87,15 @@ export class Cluster {
     // create streams, buckets, collections and indexes once, before any actor races for them
     const log = createLogger({ role: "launcher" }, "warn");
     const nc = await connectNats(this.natsUrl, "mogile-bootstrap", log);
-    await ensureJetStream(nc);
+    // streams take their replica count from the environment; the actors get ours through this.env
+    const replicas = this.env.MOGILE_JS_REPLICAS;
+    const before = process.env.MOGILE_JS_REPLICAS;
+    if (replicas !== undefined) process.env.MOGILE_JS_REPLICAS = replicas;
+    try {
+      await ensureJetStream(nc);
+    } finally {
+      if (before === undefined) delete process.env.MOGILE_JS_REPLICAS; else process.env.MOGILE_JS_REPLICAS = before;
+    }
     await nc.close();
     const store = await openStore(this.mongoUrl, this.db, log);
     await store.close();

@@ -27,6 +27,9 @@ const Config = z.object({
   MOGILE_REAPER_DEAD_RECHECK_MS: z.coerce.number().int().positive().default(600_000),
 });
 
+/** a stream electing a new leader (a NATS node died) answers no-responders for seconds: retry through it */
+const PUBLISH_RETRIES = 10;
+
 export async function start(ctx: ActorContext) {
   const cfg = actorConfig(Config);
   const js = jetstream(ctx.nc);
@@ -62,7 +65,7 @@ export async function start(ctx: ActorContext) {
       seen.delete(fid);
       if (!taken) continue;
       const job: DeleteJob = { fid, devids: taken.devids, reason: "expired" };
-      await js.publish(subjects.deleteJob, JSON.stringify(job), { msgID: `del-${fid}-expired` });
+      await js.publish(subjects.deleteJob, JSON.stringify(job), { msgID: `del-${fid}-expired`, retries: PUBLISH_RETRIES });
       n++;
     }
     if (n) ctx.log.info("expired stale uploads", { count: n, stillOpen: fids.length - n });

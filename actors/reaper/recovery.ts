@@ -61,6 +61,8 @@ export interface RecoveryConfig {
 const replicas = () => Number(process.env.MOGILE_JS_REPLICAS ?? 1);
 const LOG_EVERY_MS = 5_000;
 const PULL_CONCURRENCY = 16;
+/** a stream electing a new leader (a NATS node died) answers no-responders for seconds: retry through it */
+const PUBLISH_RETRIES = 10;
 
 export class Recovery {
   private constructor(
@@ -186,7 +188,7 @@ export class Recovery {
   private async queue(devid: number, fids: number[], st: RecoveryStatus): Promise<void> {
     await Promise.all(fids.map((fid) => {
       const job: ReplicateJob = { fid, reason: "dead-device" };
-      return this.js.publish(subjects.replicateJob, JSON.stringify(job), { msgID: `repl-${fid}-dead${devid}` });
+      return this.js.publish(subjects.replicateJob, JSON.stringify(job), { msgID: `repl-${fid}-dead${devid}`, retries: PUBLISH_RETRIES });
     }));
     st.requeued += fids.length;
     st.inflight = [];

@@ -1,0 +1,100 @@
+// A NATS cluster on loopback: N nats-server nodes with JetStream, routed to each other, each with
+// its own store dir. A node can be killed and started again on the same ports and store, as the
+// fault tests do; streams created with num_replicas = N survive the loss of a minority.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, openSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { REPO, freePort, assertPortFree, waitForPort, stopProcess, type Service } from "./services.ts";
+
+const NATS_BIN = path.join(REPO, ".tools", "bin", "nats-server");
+
+export class NatsNode implements Service {
+  proc: ChildProcess | null = null;
+  constructor(
+    readonly name: string,
+    readonly port: number,
+    readonly clusterPort: number,
+    private readonly confPath: string,
+    private readonly logDir: string,
+  ) {}
+
+  get url(): string { return `nats://127.0.0.1:${this.port}`; }
+
+  async start(): Promise<void> {
+    if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) return;
+    await assertPortFree(this.port, this.name);
+    const fd = openSync(path.join(this.logDir, `${this.name}.log`), "a");
+    // own process group, like the single server: Ctrl-C reaches the launcher, which stops servers last
+    this.proc = spawn(NATS_BIN, ["-c", this.confPath], { stdio: ["ignore", fd, fd], detached: true });
+    await waitForPort(this.port, 15_000, this.name, this.proc);
+  }
+
+  /** kill -9 (or another signal) and wait for the exit */
+  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise((r) => p.once("exit", r));
+    p.kill(signal);
+    await exited;
+  }
+
+  async stop(): Promise<void> {
+    if (this.proc) await stopProcess(this.proc);
+  }
+}
+
+export interface NatsCluster { nodes: NatsNode[]; /** every node's client URL, comma-separated */ url: string }
+
+/** Start `size` routed nodes and wait until JetStream has a meta leader (streams can be created). */
+export async function startNatsCluster(o: { dataDir: string; logDir: string; size?: number; clusterName?: string }): Promise<NatsCluster> {
+  const size = o.size ?? 3;
+  const ports = await Promise.all(Array.from({ length: size }, async () => ({ client: await freePort(), route: await freePort() })));
+  const nodes = ports.map((p, i) => {
+    const name = `nats-${i + 1}`;
+    const store = path.join(o.dataDir, "nats-cluster", name);
+    mkdirSync(store, { recursive: true });
+    const routes = ports.filter((_, j) => j !== i).map((q) => `nats-route://127.0.0.1:${q.route}`);
+    const confPath = path.join(o.dataDir, "nats-cluster", `${name}.conf`);
+    writeFileSync(confPath, [
+      `server_name: ${name}`,
+      `listen: 127.0.0.1:${p.client}`,
+      "max_payload: 1MB",
+      `jetstream { store_dir: ${JSON.stringify(store)}, max_memory_store: 256MB, max_file_store: 4GB }`,
+      `cluster { name: ${o.clusterName ?? "mogile"}, listen: 127.0.0.1:${p.route}, routes: [${routes.join(", ")}] }`,
+      "",
+    ].join("\n"));
+    return new NatsNode(name, p.client, p.route, confPath, o.logDir);
+  });
+  try {
+    await Promise.all(nodes.map((n) => n.start()));
+    await waitForJetStream(nodes.map((n) => n.url).join(","), 60_000);
+  } catch (err) {
+    await Promise.all(nodes.map((n) => n.stop()));
+    throw err;
+  }
+  return { nodes, url: nodes.map((n) => n.url).join(",") };
+}
+
+/** Until the cluster answers JetStream API calls (a meta leader is elected). */
+export async function waitForJetStream(servers: string, timeoutMs: number): Promise<void> {
+  const nc = await connect({ servers: servers.split(","), name: "mogile-nats-cluster-wait", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  try {
+    while (Date.now() < deadline) {
+      try {
+        const jsm = await jetstreamManager(nc, { timeout: 2_000 });
+        await jsm.getAccountInfo();
+        return;
+      } catch (err) {
+        last = err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    throw new Error(`JetStream not available on ${servers} within ${timeoutMs} ms: ${(last as Error)?.message}`);
+  } finally {
+    await nc.close();
+  }
+}
