@@ -6,14 +6,14 @@ import { DeleteJob } from "../../protocol/schemas.ts";
 import { deleteUrl } from "../../protocol/http.ts";
 import { actorConfig } from "../runtime/config.ts";
 import type { ActorContext, ActorSpec } from "../runtime/actor.ts";
-import { DeviceView } from "../runtime/devices.ts";
-import { startJobLoop, ack, retry, type Outcome } from "../runtime/jobs.ts";
+import type { DeviceView } from "../runtime/devices.ts";
+import { startJobActor, retryScheduleEnv, ack, retry, type Outcome } from "../runtime/jobs.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Store } from "../runtime/mongo.ts";
 
 const Config = z.object({
   /** retry delays in ms for temporary failures, comma-separated (the last one repeats) */
-  MOGILE_DELETER_RETRY_MS: z.string().optional().transform((v) => (v ? v.split(",").map(Number).filter((n) => n > 0) : undefined)),
+  MOGILE_DELETER_RETRY_MS: retryScheduleEnv,
   /** delete jobs worked on at once */
   MOGILE_DELETER_CONCURRENCY: z.coerce.number().int().positive().default(32),
   /** deliveries before a job is recorded as failed (a down device can take a while to return) */
@@ -49,25 +49,15 @@ export async function removeCopies(devices: DeviceView, store: Store, log: Logge
 
 export async function start(ctx: ActorContext) {
   const cfg = actorConfig(Config);
-  const devices = new DeviceView(ctx.store!, ctx.log);
-  await devices.start(ctx.nc);
-  const loop = await startJobLoop({
-    nc: ctx.nc, store: ctx.store!, log: ctx.log,
+  return startJobActor(ctx, {
     stream: streams.delete, consumer: consumers.deleter, kind: "delete",
     concurrency: cfg.MOGILE_DELETER_CONCURRENCY,
     maxDeliver: cfg.MOGILE_DELETER_MAX_DELIVER,
     retryScheduleMs: cfg.MOGILE_DELETER_RETRY_MS ?? RETRY_MS,
     parse: (data) => DeleteJob.parse(JSON.parse(new TextDecoder().decode(data))),
     fid: (j) => j.fid,
-    handle: (job) => removeCopies(devices, ctx.store!, ctx.log, job),
+    handle: (job, _attempt, devices) => removeCopies(devices, ctx.store!, ctx.log, job),
   });
-  return {
-    stopped: loop.stopped,
-    async stop() {
-      await loop.stop();
-      devices.stop();
-    },
-  };
 }
 
 export const spec: ActorSpec = { role: "deleter", mongo: true, start };

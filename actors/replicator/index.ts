@@ -6,9 +6,9 @@ import { streams, consumers, subjects } from "../../protocol/subjects.ts";
 import { ReplicateJob, type StorageFetch } from "../../protocol/schemas.ts";
 import { actorConfig } from "../runtime/config.ts";
 import { sleep, type ActorContext, type ActorSpec } from "../runtime/actor.ts";
-import { DeviceView } from "../runtime/devices.ts";
+import type { DeviceView } from "../runtime/devices.ts";
 import { classId, fileId, type FileDoc, type Store } from "../runtime/mongo.ts";
-import { startJobLoop, ack, retry, fatal, type Outcome } from "../runtime/jobs.ts";
+import { startJobActor, retryScheduleEnv, ack, retry, fatal, type Outcome } from "../runtime/jobs.ts";
 import { decide, parsePolicy, policyMin, type Placed, type ReplPolicy } from "./policy.ts";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
@@ -16,7 +16,7 @@ import type { Logger } from "../runtime/log.ts";
 
 const Config = z.object({
   /** retry delays in ms for temporary failures, comma-separated (the last one repeats) */
-  MOGILE_REPLICATOR_RETRY_MS: z.string().optional().transform((v) => (v ? v.split(",").map(Number).filter((n) => n > 0) : undefined)),
+  MOGILE_REPLICATOR_RETRY_MS: retryScheduleEnv,
   /** replicate jobs worked on at once by this actor */
   MOGILE_REPLICATOR_CONCURRENCY: z.coerce.number().int().positive().default(64),
   /** deliveries before a job is recorded as failed */
@@ -233,26 +233,16 @@ async function copy(d: Deps, file: FileDoc, sources: number[], dest: number, has
 
 export async function start(ctx: ActorContext) {
   const cfg = actorConfig(Config);
-  const devices = new DeviceView(ctx.store!, ctx.log);
-  await devices.start(ctx.nc);
-  const deps: Deps = { store: ctx.store!, devices, nc: ctx.nc, js: jetstream(ctx.nc), log: ctx.log };
-  const loop = await startJobLoop({
-    nc: ctx.nc, store: ctx.store!, log: ctx.log,
+  const js = jetstream(ctx.nc);
+  return startJobActor(ctx, {
     stream: streams.replicate, consumer: consumers.replicator, kind: "replicate",
     concurrency: cfg.MOGILE_REPLICATOR_CONCURRENCY,
     maxDeliver: cfg.MOGILE_REPLICATOR_MAX_DELIVER,
     retryScheduleMs: cfg.MOGILE_REPLICATOR_RETRY_MS ?? RETRY_MS,
     parse: (data) => ReplicateJob.parse(JSON.parse(new TextDecoder().decode(data))),
     fid: (j) => j.fid,
-    handle: (job, attempt) => replicate(deps, job, attempt),
+    handle: (job, attempt, devices) => replicate({ store: ctx.store!, devices, nc: ctx.nc, js, log: ctx.log }, job, attempt),
   });
-  return {
-    stopped: loop.stopped,
-    async stop() {
-      await loop.stop();
-      devices.stop();
-    },
-  };
 }
 
 export const spec: ActorSpec = { role: "replicator", mongo: true, start };

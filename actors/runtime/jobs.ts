@@ -3,7 +3,9 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, AckPolicy, type JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "./log.ts";
 import type { Store } from "./mongo.ts";
-import { stoppedSignal, backoffMs, type ActorHandle } from "./actor.ts";
+import { z } from "zod";
+import { stoppedSignal, backoffMs, type ActorHandle, type ActorContext } from "./actor.ts";
+import { DeviceView } from "./devices.ts";
 
 /** harmless/success → ack; temporary → nak after a growing delay; fatal → term + dead letter */
 export type Outcome = { kind: "ack" } | { kind: "retry"; reason: string } | { kind: "fatal"; reason: string };
@@ -112,6 +114,29 @@ export async function startJobLoop<J>(o: JobLoopOptions<J>): Promise<ActorHandle
       draining = true;
       await messages.close().catch(() => {});
       await stopped.catch(() => {});
+    },
+  };
+}
+
+/** A comma-separated list of retry delays (ms) from the environment; unset → the actor's default. */
+export const retryScheduleEnv = z.string().optional().transform((v) => (v ? v.split(",").map(Number).filter((n) => n > 0) : undefined));
+
+/**
+ * The whole of a job actor: a device view plus the job loop; stopping drains the loop, then the view.
+ * `handle` gets the device view the loop keeps fresh.
+ */
+export async function startJobActor<J>(
+  ctx: ActorContext,
+  o: Omit<JobLoopOptions<J>, "nc" | "store" | "log" | "handle"> & { handle(job: J, attempt: number, devices: DeviceView): Promise<Outcome> },
+): Promise<ActorHandle> {
+  const devices = new DeviceView(ctx.store!, ctx.log);
+  await devices.start(ctx.nc);
+  const loop = await startJobLoop({ ...o, nc: ctx.nc, store: ctx.store!, log: ctx.log, handle: (job, attempt) => o.handle(job, attempt, devices) });
+  return {
+    stopped: loop.stopped,
+    async stop() {
+      await loop.stop();
+      devices.stop();
     },
   };
 }
