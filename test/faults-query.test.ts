@@ -40,7 +40,10 @@ t("query - kill -9 one of two under load: requests keep being served", async ({ 
   // only requests in flight on the victim at the kill may fail: one per writer at most
   assert.ok(result.errors.length <= WORKERS, `at most ${WORKERS} failures (got ${result.errors.length})`);
   assert.is(after.length, 0, "no failure among requests started a second after the kill");
-  assert.ok(result.errors.every((e) => e.code === "timeout"), "a failure is a timeout, not a wrong answer");
+  // "dup" here is the first fid-block allocation of two query actors racing on the counter upsert
+  // (actors/runtime/mongo.ts FidAllocator.takeBlock): a bug, not an effect of the kill
+  const wrong = result.errors.filter((e) => e.code !== "timeout");
+  assert.equal(wrong.map((e) => `${e.op}:${e.code}`), [], "every failure is a timeout at the kill, not a wrong answer");
 
   const extra = await linkedButNotAcked(store, "fq", result);
   const all = new Map([...result.acked, ...extra]);
