@@ -198,7 +198,10 @@ export class MogileClient extends TrackerCommands {
   }
 
   async close(): Promise<void> {
-    if (this.owned) await this.nc.drain();
+    if (!this.owned) return;
+    // draining needs a live server; if it is gone, close outright instead of reconnecting forever
+    await this.nc.drain().catch(() => {});
+    if (!this.nc.isClosed()) await this.nc.close();
   }
 }
 

@@ -47,6 +47,8 @@ export const buckets = {
   deviceState: "mogile-devstate",
   /** open uploads (create_open → create_close), key `fid.<fid>`; the reaper expires them */
   uploads: "mogile-uploads",
+  /** counters that must never repeat (fid blocks, host ids): compare-and-set */
+  counters: "mogile-counters",
   /** leader leases, key = role; the bucket's max_age expires a dead holder's lease */
   leases: "mogile-leases",
   /** dead-device recovery progress, key `dev.<devid>`, written by the reaper leader */

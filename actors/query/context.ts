@@ -4,7 +4,8 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import { subjects } from "../../protocol/subjects.ts";
 import type { DeleteJob, ReplicateJob } from "../../protocol/schemas.ts";
 import { MogileError } from "../../protocol/errors.ts";
-import { classId, fileId, type FidAllocator, type Store, type ClassDoc } from "../runtime/mongo.ts";
+import { classId, fileId, type Store, type ClassDoc } from "../runtime/mongo.ts";
+import type { Counters, FidAllocator } from "../runtime/counters.ts";
 import type { DeviceView } from "../runtime/devices.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { PathCache } from "./cache.ts";
@@ -15,6 +16,7 @@ export interface QueryContext {
   devices: DeviceView;
   cache: PathCache;
   fids: FidAllocator;
+  counters: Counters;
   nc: NatsConnection;
   js: JetStreamClient;
   log: Logger;
@@ -61,10 +63,10 @@ export class NameCache {
 export function makeEnqueuers(js: JetStreamClient, nc: NatsConnection, cache: PathCache) {
   return {
     async enqueueReplicate(job: ReplicateJob, msgID: string) {
-      await js.publish(subjects.replicateJob, JSON.stringify(job), { msgID });
+      await js.publish(subjects.replicateJob, JSON.stringify(job), { msgID, retries: 10 });
     },
     async enqueueDelete(job: DeleteJob) {
-      await js.publish(subjects.deleteJob, JSON.stringify(job), { msgID: `del-${job.fid}-${job.reason ?? "delete"}` });
+      await js.publish(subjects.deleteJob, JSON.stringify(job), { msgID: `del-${job.fid}-${job.reason ?? "delete"}`, retries: 10 });
     },
     fileChanged(domain: string, key: string, fid: number) {
       cache.evict(fileId(domain, key));

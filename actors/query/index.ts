@@ -9,7 +9,8 @@ import { actorConfig } from "../runtime/config.ts";
 import { UPLOAD_RECORD_TTL_MS } from "../runtime/nats.ts";
 import { stoppedSignal, type ActorContext, type ActorSpec } from "../runtime/actor.ts";
 import { DeviceView } from "../runtime/devices.ts";
-import { FidAllocator, fileId } from "../runtime/mongo.ts";
+import { fileId } from "../runtime/mongo.ts";
+import { Counters, FidAllocator } from "../runtime/counters.ts";
 import { PathCache } from "./cache.ts";
 import { NameCache, makeEnqueuers, type QueryContext } from "./context.ts";
 import { handlers } from "./commands/index.ts";
@@ -33,9 +34,11 @@ export async function start(actor: ActorContext) {
   await devices.start(actor.nc);
   const cache = new PathCache(cfg.MOGILE_PATH_CACHE || 1, cfg.MOGILE_PATH_CACHE ? 30_000 : 0);
   const js = jetstream(actor.nc);
+  const counters = await Counters.open(actor.nc, store);
   const ctx: QueryContext = {
     store, devices, cache, js, log, nc: actor.nc,
-    fids: new FidAllocator(store.counters, cfg.MOGILE_FID_BLOCK),
+    fids: new FidAllocator(counters, cfg.MOGILE_FID_BLOCK),
+    counters,
     uploadTtlSec: cfg.MOGILE_UPLOAD_TTL_SEC,
     names: new NameCache(store),
     uploads: await Uploads.open(actor.nc),

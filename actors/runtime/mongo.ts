@@ -90,33 +90,11 @@ async function ensureIndexes(s: Store): Promise<void> {
   await s.hosts.createIndex({ hostname: 1 }, { unique: true, name: "hostname" });
 }
 
-/** Allocates fids in blocks (one counter write per block), so fid allocation is memory-speed. */
-export class FidAllocator {
-  private next = 0;
-  private end = 0; // exclusive
-  private refill: Promise<void> | null = null;
-  constructor(private readonly counters: Collection<CounterDoc>, private readonly block = 1000) {}
-
-  async allocate(): Promise<number> {
-    while (this.next >= this.end) {
-      this.refill ??= this.takeBlock().finally(() => { this.refill = null; });
-      await this.refill;
-    }
-    return this.next++;
-  }
-
-  private async takeBlock(): Promise<void> {
-    const doc = await this.counters.findOneAndUpdate(
-      { _id: "fid" },
-      { $inc: { next: this.block } },
-      { upsert: true, returnDocument: "after" },
-    );
-    const top = doc!.next; // fids (top - block, top] are ours
-    this.next = top - this.block + 1;
-    this.end = top + 1;
-  }
-}
-
+/**
+ * A counter in the metadata store. Not safe under concurrency on FerretDB v1 (its $inc is not
+ * isolated): only for ids where a rare repeat is harmless (fsck log rows). Fids and host ids use
+ * actors/runtime/counters.ts.
+ */
 export async function nextId(counters: Collection<CounterDoc>, name: string): Promise<number> {
   const doc = await counters.findOneAndUpdate({ _id: name }, { $inc: { next: 1 } }, { upsert: true, returnDocument: "after" });
   return doc!.next;

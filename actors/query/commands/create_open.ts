@@ -21,14 +21,10 @@ export async function createOpen(ctx: QueryContext, a: Parsed<"create_open">): P
 
 /**
  * An explicit fid is usable only above every fid ever handed out (blocks already given to query
- * actors included): raising the counter to it is atomic, so two callers can never both get it.
+ * actors included): moving the counter past it is a compare-and-set, so two callers never both get it.
  */
 async function claimFid(ctx: QueryContext, fid: number): Promise<number> {
-  try {
-    const r = await ctx.store.counters.findOneAndUpdate({ _id: "fid", next: { $lt: fid } }, { $set: { next: fid } }, { upsert: true });
-    if (r !== undefined) return fid;
-  } catch (err) {
-    if ((err as { code?: number }).code !== 11000) throw err;
-  }
-  throw new MogileError("fid_in_use", `fid ${fid} is or may be in use`);
+  const got = await ctx.fids.claim(fid);
+  if (got === null) throw new MogileError("fid_in_use", `fid ${fid} is or may be in use`);
+  return got;
 }

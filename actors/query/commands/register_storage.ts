@@ -2,13 +2,13 @@
 import type { QueryContext } from "../context.ts";
 import type { Parsed, Reply } from "../../../protocol/schemas.ts";
 import { MogileError } from "../../../protocol/errors.ts";
-import { nextId } from "../../runtime/mongo.ts";
+import { nextHostId } from "../../runtime/counters.ts";
 import { devicesChanged } from "./util.ts";
 
 export async function registerStorage(ctx: QueryContext, a: Parsed<"register_storage">): Promise<Reply<"register_storage">> {
   let host = await ctx.store.hosts.findOne({ hostname: a.host });
   if (!host) {
-    const hostid = await nextId(ctx.store.counters, "hostid");
+    const hostid = await nextHostId(ctx.counters);
     try {
       await ctx.store.hosts.insertOne({ _id: hostid, hostname: a.host, ip: a.ip, port: a.port, status: "alive" });
     } catch (err) {
