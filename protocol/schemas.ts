@@ -382,3 +382,29 @@ export const StorageFetch = z.object({
   checksum: z.string().optional(),
 });
 export type StorageFetch = z.infer<typeof StorageFetch>;
+
+/** `nats kv get mogile-recovery dev.<devid>`: one record per device ever seen dead. */
+export const RecoveryStatus = z.object({
+  devid: z.number().int(),
+  /**
+   * waiting: seen dead, held back for a grace period so every actor's device view knows it is
+   * dead before a job can be judged against it; requeueing: jobs being queued; done: no file
+   * lists the device any more (re-checked now and then)
+   */
+  phase: z.enum(["waiting", "requeueing", "done"]),
+  /** files that listed the device when requeueing began */
+  total: z.number().int(),
+  /** files still listing the device: counted at the start and end, estimated in between */
+  remaining: z.number().int(),
+  /** replicate jobs queued for this device so far */
+  requeued: z.number().int(),
+  /** files whose only copies were on dead devices: no job can restore them (fsck will list them) */
+  noOtherCopy: z.number().int(),
+  /** fids of the batch being handled: dropped from the device, jobs maybe not yet queued */
+  inflight: z.array(z.number().int()).default([]),
+  /** ms since epoch */
+  startedAt: z.number(),
+  updatedAt: z.number(),
+  finishedAt: z.number().nullable(),
+});
+export type RecoveryStatus = z.infer<typeof RecoveryStatus>;

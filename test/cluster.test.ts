@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { Svcm } from "@nats-io/services";
 import { startTestCluster, type TestCluster } from "./helpers/cluster.ts";
-import { until } from "./helpers/until.ts";
+import { until, readAll } from "./helpers/until.ts";
 import { fidPath } from "../protocol/paths.ts";
 import { MogileError } from "../protocol/errors.ts";
 import { SERVICE_NAME, subjects } from "../protocol/subjects.ts";
@@ -22,7 +22,6 @@ t.before(async (ctx) => {
 });
 t.after(async (ctx) => { await ctx.tc?.stop(); });
 
-const readAll = async (s: Readable) => { const parts: Buffer[] = []; for await (const c of s) parts.push(c); return Buffer.concat(parts); };
 /** the on-disk file of a fid on a device, found through the cluster's storage hosts */
 const onDisk = (tc: TestCluster, devid: number, fid: number) => {
   const host = tc.cluster.storage.find((s) => s.devids.includes(devid))!;

@@ -4,9 +4,8 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { randomBytes, createHash } from "node:crypto";
 import { startTestCluster, type TestCluster } from "./helpers/cluster.ts";
-import { until } from "./helpers/until.ts";
+import { until, readAll } from "./helpers/until.ts";
 import { stopProcess } from "../deploy/services.ts";
-import type { Readable } from "node:stream";
 
 const t = suite<{ tc: TestCluster }>("failover");
 t.before(async (ctx) => {
@@ -16,7 +15,6 @@ t.before(async (ctx) => {
 });
 t.after(async (ctx) => { await ctx.tc?.stop(); });
 
-const readAll = async (s: Readable) => { const parts: Buffer[] = []; for await (const c of s) parts.push(c); return Buffer.concat(parts); };
 const hostOf = (tc: TestCluster, devid: number) => tc.cluster.storage.find((s) => s.devids.includes(devid))!;
 const hostOfUrl = (tc: TestCluster, url: string) => tc.cluster.storage.find((s) => url.startsWith(s.url))!;
 

@@ -8,7 +8,8 @@ import { startTestCluster, type TestCluster } from "./helpers/cluster.ts";
 import { until } from "./helpers/until.ts";
 import { kill, alive, metadata, putLoad, waitForPolicy, verifyEveryCopy, duplicateFids, log } from "./helpers/faults.ts";
 import { buckets } from "../protocol/subjects.ts";
-import { RecoveryStatus, recoveryKey } from "../actors/reaper/recovery.ts";
+import { recoveryKey } from "../actors/reaper/recovery.ts";
+import { RecoveryStatus } from "../protocol/schemas.ts";
 import type { LeaseRecord } from "../actors/runtime/lease.ts";
 import type { Store } from "../actors/runtime/mongo.ts";
 

@@ -6,11 +6,10 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { startTestCluster, type TestCluster } from "./helpers/cluster.ts";
-import { until } from "./helpers/until.ts";
+import { until, readAll } from "./helpers/until.ts";
 import { fidPath } from "../protocol/paths.ts";
 import { MogileError } from "../protocol/errors.ts";
 import { httpRequest, drain } from "../protocol/http.ts";
-import type { Readable } from "node:stream";
 
 const t = suite<{ tc: TestCluster }>("lifecycle");
 t.before(async (ctx) => {
@@ -19,7 +18,6 @@ t.before(async (ctx) => {
 });
 t.after(async (ctx) => { await ctx.tc?.stop(); });
 
-const readAll = async (s: Readable) => { const parts: Buffer[] = []; for await (const c of s) parts.push(c); return Buffer.concat(parts); };
 const code = async (p: Promise<unknown>) => { try { await p; return "ok"; } catch (e) { return e instanceof MogileError ? e.code : String(e); } };
 
 t("reaper - an upload opened and never closed expires and its bytes are removed", async ({ tc }) => {

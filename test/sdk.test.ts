@@ -6,9 +6,8 @@ import { randomBytes } from "node:crypto";
 import { createReadStream, rmSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import type { Readable } from "node:stream";
 import { startTestCluster, type TestCluster } from "./helpers/cluster.ts";
-import { tempDir, until } from "./helpers/until.ts";
+import { tempDir, until, readAll } from "./helpers/until.ts";
 import { MogileError, type MogileClient } from "../protocol/index.ts";
 
 const t = suite<{ tc: TestCluster; dir: string }>("sdk");
@@ -23,7 +22,6 @@ t.after(async (ctx) => {
 });
 
 const code = async (p: Promise<unknown>) => { try { await p; return "ok"; } catch (e) { return e instanceof MogileError ? e.code : String(e); } };
-const readAll = async (s: Readable) => { const parts: Buffer[] = []; for await (const c of s) parts.push(c); return Buffer.concat(parts); };
 
 /** Wraps client.rpc for one test: `edit` may rewrite a command's reply; every command name is recorded. */
 function spyRpc(client: MogileClient, edit: (command: string, reply: any) => any = (_c, r) => r) {

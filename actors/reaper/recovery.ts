@@ -9,41 +9,15 @@
 // So the job must only exist once the `$pull` is done. Crash safety comes from an intent record
 // instead: the batch's fids are written to the KV record before the `$pull`, and whoever leads
 // next queues their jobs again (deduplicated by msgID) before anything else.
-import { z } from "zod";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { buckets, subjects } from "../../protocol/subjects.ts";
-import type { ReplicateJob } from "../../protocol/schemas.ts";
+import { RecoveryStatus, type ReplicateJob } from "../../protocol/schemas.ts";
 import { sleep } from "../runtime/actor.ts";
 import type { Store, FileDoc } from "../runtime/mongo.ts";
 import type { Logger } from "../runtime/log.ts";
 
-/** `nats kv get mogile-recovery dev.<devid>`: one record per device ever seen dead. */
-export const RecoveryStatus = z.object({
-  devid: z.number().int(),
-  /**
-   * waiting: seen dead, held back for a grace period so every actor's device view knows it is
-   * dead before a job can be judged against it; requeueing: jobs being queued; done: no file
-   * lists the device any more (re-checked now and then)
-   */
-  phase: z.enum(["waiting", "requeueing", "done"]),
-  /** files that listed the device when requeueing began */
-  total: z.number().int(),
-  /** files still listing the device: counted at the start and end, estimated in between */
-  remaining: z.number().int(),
-  /** replicate jobs queued for this device so far */
-  requeued: z.number().int(),
-  /** files whose only copies were on dead devices: no job can restore them (fsck will list them) */
-  noOtherCopy: z.number().int(),
-  /** fids of the batch being handled: dropped from the device, jobs maybe not yet queued */
-  inflight: z.array(z.number().int()).default([]),
-  /** ms since epoch */
-  startedAt: z.number(),
-  updatedAt: z.number(),
-  finishedAt: z.number().nullable(),
-});
-export type RecoveryStatus = z.infer<typeof RecoveryStatus>;
 
 export const recoveryKey = (devid: number) => `dev.${devid}`;
 

@@ -2,7 +2,6 @@
 // makes — no acknowledged file is lost (every copy reads back byte-identical) and every file is
 // back at its class policy.
 import type { ChildProcess } from "node:child_process";
-import type { Readable } from "node:stream";
 import { randomBytes } from "node:crypto";
 import type { Cluster } from "../../deploy/cluster.ts";
 import type { MogileClient } from "../../protocol/client.ts";
@@ -12,7 +11,8 @@ import { openStore, fileId, type Store } from "../../actors/runtime/mongo.ts";
 import { createLogger } from "../../actors/runtime/log.ts";
 import { until } from "./until.ts";
 
-export const readAll = async (s: Readable) => { const parts: Buffer[] = []; for await (const c of s) parts.push(c as Buffer); return Buffer.concat(parts); };
+import { readAll } from "./until.ts";
+export { readAll };
 
 /** kill -9 (by default) and wait until the process has exited */
 export async function kill(proc: ChildProcess, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {

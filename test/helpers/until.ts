@@ -2,6 +2,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import type { Readable } from "node:stream";
 
 export async function until<T>(fn: () => Promise<T | false | null | undefined> | T | false | null | undefined, timeoutMs: number, what = "condition"): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -19,3 +20,10 @@ export async function until<T>(fn: () => Promise<T | false | null | undefined> |
 }
 
 export const tempDir = (prefix: string) => mkdtempSync(path.join(tmpdir(), `mogile-${prefix}-`));
+
+/** A whole stream as one Buffer (tests only: bodies here are bounded). */
+export async function readAll(s: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of s) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}

@@ -4,7 +4,7 @@ import type { Parsed, Reply } from "../../../protocol/schemas.ts";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { buckets, streams } from "../../../protocol/subjects.ts";
-import { RecoveryStatus } from "../../reaper/recovery.ts";
+import { RecoveryStatus } from "../../../protocol/schemas.ts";
 
 export async function stats(ctx: QueryContext, _a: Parsed<"stats">): Promise<Reply<"stats">> {
   const jsm = await jetstreamManager(ctx.nc);
