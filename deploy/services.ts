@@ -1,7 +1,7 @@
 // Starts the infrastructure servers a cluster needs: nats-server, and a MongoDB-wire metadata server
 // (MOGILE_MONGO_URL if set; else mongod as a one-node replica set; else FerretDB on PostgreSQL).
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, existsSync, readdirSync, openSync, chownSync, chmodSync, appendFileSync } from "node:fs";
+import { mkdirSync, existsSync, readdirSync, readFileSync, openSync, chownSync, chmodSync, appendFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -133,6 +133,10 @@ async function startPostgres(o: { dataDir: string; port: number; logDir: string 
   pgRun(path.join(bin, "pg_ctl"), ["-D", dir, "-l", logPath, "-o", `-p ${o.port} -c synchronous_commit=${syncCommit}`, "-w", "-t", "60", "start"], { stdio: "ignore" });
   const has = pgRun(path.join(bin, "psql"), ["-h", "127.0.0.1", "-p", String(o.port), "-U", "postgres", "-tAc", "SELECT 1 FROM pg_database WHERE datname='ferretdb'"]);
   if (!has.includes("1")) pgRun(path.join(bin, "createdb"), ["-h", "127.0.0.1", "-p", String(o.port), "-U", "postgres", "ferretdb"], { stdio: "ignore" });
+  // single-document atomicity for FerretDB (see the file): before FerretDB creates any table.
+  // Passed inline: the postgres user may not be able to read files under our checkout
+  const guard = readFileSync(path.join(REPO, "deploy", "metadata-guard.sql"), "utf8");
+  pgRun(path.join(bin, "psql"), ["-h", "127.0.0.1", "-p", String(o.port), "-U", "postgres", "-d", "ferretdb", "-v", "ON_ERROR_STOP=1", "-q", "-c", guard], { stdio: "ignore" });
   return {
     name: "postgres", proc: null, bin,
     url: `postgres://postgres@127.0.0.1:${o.port}/ferretdb`,
@@ -209,7 +213,8 @@ async function startMongod(o: { dataDir: string; logDir: string; port: number })
  */
 export const FERRET_GIN_FIELDS: Record<string, string[]> = {
   // devids: files with a copy on a device (drain, rebalance, dead-device recovery)
-  files: ["_id", "fid", "domain", "class", "devids"],
+  // _gone: documents deleted through the store layer, removed a few seconds later (atomic.ts)
+  files: ["_id", "fid", "domain", "class", "devids", "_gone"],
   domains: ["_id"],
   classes: ["_id", "domain"],
   hosts: ["_id", "hostname"],

@@ -1,6 +1,8 @@
 // The metadata store: MongoDB collections, their indexes, and the queries actors share.
-// Only single-document atomic writes (FerretDB has no transactions): see DESIGN.md.
-import { MongoClient, type Collection, type Db } from "mongodb";
+// Only single-document atomic writes (FerretDB has no transactions), made atomic on the embedded
+// FerretDB too by the guard in ./atomic.ts: see DESIGN.md.
+import { MongoClient, type Db, type Document } from "mongodb";
+import { GuardedCollection, REV } from "./atomic.ts";
 import type { DeviceStateName, HostStateName } from "../../protocol/schemas.ts";
 import type { Logger } from "./log.ts";
 
@@ -33,15 +35,20 @@ export interface DeadLetterDoc { _id: string; kind: string; fid: number; error: 
 
 export interface Store {
   client: MongoClient;
+  /** for reads and admin commands only: writes go through `collection()` */
   db: Db;
-  domains: Collection<DomainDoc>;
-  classes: Collection<ClassDoc>;
-  files: Collection<FileDoc>;
-  hosts: Collection<HostDoc>;
-  devices: Collection<DeviceDoc>;
-  counters: Collection<CounterDoc>;
-  deadletters: Collection<DeadLetterDoc>;
-  settings: Collection<SettingDoc>;
+  /** true on the embedded FerretDB, whose atomicity comes from the PostgreSQL guard */
+  guarded: boolean;
+  domains: GuardedCollection<DomainDoc>;
+  classes: GuardedCollection<ClassDoc>;
+  files: GuardedCollection<FileDoc>;
+  hosts: GuardedCollection<HostDoc>;
+  devices: GuardedCollection<DeviceDoc>;
+  counters: GuardedCollection<CounterDoc>;
+  deadletters: GuardedCollection<DeadLetterDoc>;
+  settings: GuardedCollection<SettingDoc>;
+  /** any other collection, with the same atomic writes */
+  collection<T extends Document>(name: string): GuardedCollection<T>;
   close(): Promise<void>;
 }
 
@@ -62,20 +69,30 @@ export async function openStore(url: string, dbName: string, log: Logger, opts: 
     }
   }
   const db = client.db(dbName);
+  const guarded = await checkAtomicity(db);
+  const coll = <T extends Document>(name: string) => new GuardedCollection<T>(db.collection<T>(name), guarded);
   const store: Store = {
     client,
     db,
-    domains: db.collection("domains"),
-    classes: db.collection("classes"),
-    files: db.collection("files"),
-    hosts: db.collection("hosts"),
-    devices: db.collection("devices"),
-    counters: db.collection("counters"),
-    deadletters: db.collection("deadletters"),
-    settings: db.collection("settings"),
+    guarded,
+    domains: coll("domains"),
+    classes: coll("classes"),
+    files: coll("files"),
+    hosts: coll("hosts"),
+    devices: coll("devices"),
+    counters: coll("counters"),
+    deadletters: coll("deadletters"),
+    settings: coll("settings"),
+    collection: coll,
     close: () => client.close(),
   };
   if (opts.indexes !== false) await ensureIndexes(store);
+  if (guarded) {
+    // rows of documents deleted by a process that died before removing them
+    for (const c of [store.domains, store.classes, store.files, store.hosts, store.devices, store.settings, store.deadletters]) {
+      c.sweepDeleted().catch((err) => log.warn("could not sweep deleted documents", { collection: c.collectionName, err }));
+    }
+  }
   return store;
 }
 
@@ -91,11 +108,29 @@ async function ensureIndexes(s: Store): Promise<void> {
 }
 
 /**
- * A counter in the metadata store. Not safe under concurrency on FerretDB v1 (its $inc is not
- * isolated): only for ids where a rare repeat is harmless (fsck log rows). Fids and host ids use
- * actors/runtime/counters.ts.
+ * MongoDB is atomic per document. FerretDB is only with the PostgreSQL guard installed by the
+ * launcher (deploy/metadata-guard.sql): refuse to run on a FerretDB without it, rather than lose
+ * updates. The probe writes one document without bumping its `_rev`, which the guard must refuse.
  */
-export async function nextId(counters: Collection<CounterDoc>, name: string): Promise<number> {
+async function checkAtomicity(db: Db): Promise<boolean> {
+  const info = await db.admin().command({ buildInfo: 1 }).catch(() => ({} as Document));
+  if (!("ferretdbVersion" in info)) return false;
+  const probe = db.collection<{ _id: string; at?: number; _rev?: number }>("atomicity_probe");
+  await probe.insertOne({ _id: "probe", [REV]: 0 }).catch((err) => { if ((err as { code?: number }).code !== 11000) throw err; });
+  try {
+    await probe.updateOne({ _id: "probe" }, { $set: { at: Date.now() } });
+  } catch (err) {
+    if (/mogile_conflict/.test((err as Error).message)) return true;
+    throw err;
+  }
+  throw new Error("the metadata server is FerretDB without mogile's atomicity guard: updates could be lost (start it with deploy/services.ts, which installs deploy/metadata-guard.sql)");
+}
+
+/**
+ * A counter in the metadata store (atomic through the store layer). Fids and host ids use
+ * actors/runtime/counters.ts (NATS KV), off the metadata server's hot path.
+ */
+export async function nextId(counters: GuardedCollection<CounterDoc>, name: string): Promise<number> {
   const doc = await counters.findOneAndUpdate({ _id: name }, { $inc: { next: 1 } }, { upsert: true, returnDocument: "after" });
   return doc!.next;
 }

@@ -1,0 +1,188 @@
+// Single-document atomicity on every metadata server, the embedded FerretDB included.
+//
+// MongoDB applies an update to one document atomically. FerretDB v1 does not: it reads the
+// matching documents, applies the operators in Go and writes each whole document back by _id,
+// so two concurrent updates of one document lose one of them, and a conditional update or
+// delete can act on a document that no longer matches its filter.
+//
+// The fix has two halves:
+// - in PostgreSQL (deploy/metadata-guard.sql, installed by the launcher), a trigger on every
+//   collection table refuses an UPDATE whose `_rev` is not the stored `_rev` + 1, an UPDATE of a
+//   document marked `_gone`, and a DELETE of a document not marked `_gone`;
+// - here, every write goes through a GuardedCollection: each update carries `$inc: {_rev: 1}`,
+//   so the second of two racing writes fails in the trigger and is retried from the start
+//   (re-reading and re-matching its filter, as a compare-and-set must). Every document carries a
+//   random incarnation `_inc` from its insert, which the trigger also compares, so a write based
+//   on a deleted document can never land on a new document with the same _id (ABA).
+//   A delete marks its document `_gone` with such an update (the atomic step: the filter is
+//   checked against the document as it is). Reads and writes here ignore marked documents; the
+//   marked row stays a few seconds (a write that read the document just before the mark then
+//   hits the row and fails in the trigger, instead of updating nothing and reporting a match),
+//   then is removed; an insert of the same _id removes it at once.
+// Callers cannot forget: the raw collections are not exposed, and a write that skips this layer
+// is refused by the trigger instead of silently losing an update.
+import type {
+  Collection, Document, Filter, UpdateFilter, UpdateOptions, UpdateResult, FindOptions, CountDocumentsOptions,
+  InsertOneOptions, OptionalUnlessRequiredId, FindOneAndUpdateOptions, WithId, DeleteResult, IndexSpecification,
+  CreateIndexesOptions, DistinctOptions, AggregateOptions,
+} from "mongodb";
+import { randomBytes } from "node:crypto";
+
+export const REV = "_rev";
+export const GONE = "_gone";
+export const GONE_AT = "_goneAt";
+export const INC = "_inc";
+/** how long a deleted document's row is kept (marked) before it is removed */
+const TOMBSTONE_MS = 5_000;
+
+/** the trigger's messages (FerretDB hands PostgreSQL's error text to the driver) */
+const CONFLICT = /mogile_conflict|mogile_gone/;
+const UNGUARDED = /mogile_unmarked_delete/;
+const isDuplicate = (err: unknown) => (err as { code?: number }).code === 11000;
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+const incarnation = () => randomBytes(8).toString("hex");
+
+export interface GuardStats { conflicts: number }
+/** process-wide count of writes retried after losing a race (benchmarks read it) */
+export const guardStats: GuardStats = { conflicts: 0 };
+
+/** How long one write may keep losing races before its caller sees the error. */
+const MAX_ATTEMPTS = 200;
+const MAX_MS = 20_000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** `$inc: {_rev: 1}` (and, for an upsert, a new incarnation) merged into an update document. */
+function guardUpdate<T>(update: UpdateFilter<T>, upsert: boolean): UpdateFilter<T> {
+  if (Array.isArray(update)) throw new Error("pipeline updates are not supported by the metadata store");
+  const u = { ...(update as Record<string, unknown>) };
+  u.$inc = { ...((u.$inc as Record<string, unknown>) ?? {}), [REV]: 1 };
+  if (upsert) u.$setOnInsert = { ...((u.$setOnInsert as Record<string, unknown>) ?? {}), [INC]: incarnation() };
+  return u as UpdateFilter<T>;
+}
+
+export class GuardedCollection<T extends Document> {
+  private sweep: NodeJS.Timeout | null = null;
+
+  /**
+   * @param guarded true on the embedded FerretDB (deletes mark first; marked documents are
+   *   invisible); on MongoDB a delete is atomic already and `_rev` is merely bumped
+   */
+  constructor(private readonly raw: Collection<T>, readonly guarded: boolean) {}
+
+  get collectionName(): string { return this.raw.collectionName; }
+
+  /** the filter, not matching documents marked deleted */
+  private live(filter: Filter<T>): Filter<T> {
+    if (!this.guarded || GONE in (filter as object)) return filter;
+    return { ...filter, [GONE]: { $exists: false } } as Filter<T>;
+  }
+
+  /**
+   * Run one write, again from the start while it loses a race (the trigger refused it, or a
+   * concurrent upsert inserted the same _id first). Each try re-matches its filter.
+   */
+  private async retrying<R>(what: string, upsert: boolean, fn: () => Promise<R>): Promise<R> {
+    const t0 = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        const msg = message(err);
+        if (UNGUARDED.test(msg)) throw new Error(`${what} on ${this.raw.collectionName} bypassed the store layer: ${msg}`);
+        const duplicate = upsert && isDuplicate(err);
+        if ((!CONFLICT.test(msg) && !duplicate) || attempt >= MAX_ATTEMPTS || Date.now() - t0 > MAX_MS) throw err;
+        guardStats.conflicts++;
+        // an upsert blocked by a deleted document's row: remove deleted rows now
+        if (duplicate) await this.removeMarked(0);
+        // jittered, growing a little: racing writers spread out instead of colliding again
+        await sleep(Math.random() * Math.min(50, 1 + attempt * 2));
+      }
+    }
+  }
+
+  /** Remove the rows of documents deleted more than `ageMs` ago. */
+  private async removeMarked(ageMs: number): Promise<number> {
+    if (!this.guarded) return 0;
+    // `_gone: true` is an indexed equality (FerretDB pushes it down); the age is checked after
+    const res = await this.raw.deleteMany({ [GONE]: true, [GONE_AT]: { $lte: Date.now() - ageMs } } as unknown as Filter<T>);
+    return res.deletedCount;
+  }
+
+  private scheduleSweep(): void {
+    if (this.sweep) return;
+    this.sweep = setTimeout(() => {
+      this.sweep = null;
+      this.removeMarked(TOMBSTONE_MS).then((n) => { if (n === 0) return; }, () => { /* next delete or insert retries */ });
+    }, TOMBSTONE_MS + 100);
+    this.sweep.unref();
+  }
+
+  // ---- reads ----
+  findOne(filter: Filter<T>, options?: FindOptions): Promise<WithId<T> | null> {
+    return options ? this.raw.findOne(this.live(filter), options) : this.raw.findOne(this.live(filter));
+  }
+  find(filter: Filter<T> = {}, options?: FindOptions) { return this.raw.find(this.live(filter), options); }
+  countDocuments(filter: Filter<T> = {}, options?: CountDocumentsOptions) { return this.raw.countDocuments(this.live(filter), options); }
+  distinct(key: string, filter: Filter<T> = {}, options?: DistinctOptions) { return this.raw.distinct(key, this.live(filter), options ?? {}); }
+  aggregate<R extends Document = Document>(pipeline: Document[], options?: AggregateOptions) {
+    return this.raw.aggregate<R>(this.guarded ? [{ $match: { [GONE]: { $exists: false } } }, ...pipeline] : pipeline, options);
+  }
+  createIndex(spec: IndexSpecification, options?: CreateIndexesOptions) { return this.raw.createIndex(spec, options); }
+
+  // ---- writes ----
+  async insertOne(doc: OptionalUnlessRequiredId<T>, options?: InsertOneOptions) {
+    const withInc = { ...doc, [INC]: incarnation() } as OptionalUnlessRequiredId<T>;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.raw.insertOne(withInc, options);
+      } catch (err) {
+        // the _id (or another unique field) is held by a deleted document's row: remove it, once
+        if (attempt < 2 && isDuplicate(err) && (await this.removeMarked(0)) > 0) continue;
+        throw err;
+      }
+    }
+  }
+
+  updateOne(filter: Filter<T>, update: UpdateFilter<T>, options: UpdateOptions = {}): Promise<UpdateResult<T>> {
+    return this.retrying("updateOne", !!options.upsert, () => this.raw.updateOne(this.live(filter), guardUpdate(update, !!options.upsert), options));
+  }
+
+  /**
+   * Every matching document, atomically each (not all together). A conflict on one document
+   * rolls back the whole statement on FerretDB, which is then run again: use idempotent updates.
+   */
+  updateMany(filter: Filter<T>, update: UpdateFilter<T>, options: UpdateOptions = {}): Promise<UpdateResult<T>> {
+    return this.retrying("updateMany", !!options.upsert, () => this.raw.updateMany(this.live(filter), guardUpdate(update, !!options.upsert), options));
+  }
+
+  findOneAndUpdate(filter: Filter<T>, update: UpdateFilter<T>, options: FindOneAndUpdateOptions = {}): Promise<WithId<T> | null> {
+    return this.retrying("findOneAndUpdate", !!options.upsert, () =>
+      this.raw.findOneAndUpdate(this.live(filter), guardUpdate(update, !!options.upsert), { ...options, includeResultMetadata: false }));
+  }
+
+  /** Delete the first document matching `filter` (atomically: it matched when it was taken), returning it. */
+  async findOneAndDelete(filter: Filter<T>): Promise<WithId<T> | null> {
+    if (!this.guarded) return this.raw.findOneAndDelete(filter);
+    // the mark is the atomic step; the row goes a little later (see the top of this file)
+    const doc = await this.findOneAndUpdate(filter, { $set: { [GONE]: true, [GONE_AT]: Date.now() } } as unknown as UpdateFilter<T>, { returnDocument: "before" });
+    if (doc) this.scheduleSweep();
+    return doc;
+  }
+
+  async deleteOne(filter: Filter<T>): Promise<DeleteResult> {
+    if (!this.guarded) return this.raw.deleteOne(filter);
+    const doc = await this.findOneAndDelete(filter);
+    return { acknowledged: true, deletedCount: doc ? 1 : 0 };
+  }
+
+  async deleteMany(filter: Filter<T>): Promise<DeleteResult> {
+    if (!this.guarded) return this.raw.deleteMany(filter);
+    const marked = await this.updateMany(filter, { $set: { [GONE]: true, [GONE_AT]: Date.now() } } as unknown as UpdateFilter<T>);
+    if (marked.modifiedCount) this.scheduleSweep();
+    return { acknowledged: true, deletedCount: marked.modifiedCount };
+  }
+
+  /** Remove rows of documents deleted a while ago (the store calls this at start: a process that died left them). */
+  sweepDeleted(): Promise<number> { return this.removeMarked(TOMBSTONE_MS); }
+}

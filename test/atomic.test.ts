@@ -1,0 +1,123 @@
+// The metadata store's single-document atomicity on the embedded default (FerretDB + the guard):
+// concurrent updates, compare-and-set and conditional deletes through the store layer lose nothing.
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { rmSync } from "node:fs";
+import path from "node:path";
+import { MongoClient } from "mongodb";
+import { startMetadata, type Metadata } from "../deploy/services.ts";
+import { openStore, type Store } from "../actors/runtime/mongo.ts";
+import { createLogger } from "../actors/runtime/log.ts";
+import { tempDir } from "./helpers/until.ts";
+
+const test = suite<{ dir: string; meta?: Metadata; store?: Store }>("atomic", { dir: tempDir("atomic") });
+const WRITERS = 16;
+const EACH = 50;
+
+test.before(async (ctx) => {
+  ctx.meta = await startMetadata({ dataDir: ctx.dir, logDir: path.join(ctx.dir, "logs") });
+  ctx.store = await openStore(ctx.meta.url, "atomic", createLogger({ role: "test" }, "error"));
+});
+
+test.after(async (ctx) => {
+  await ctx.store?.close().catch(() => {});
+  for (const s of ctx.meta?.services ?? []) await s.stop().catch(() => {});
+  rmSync(ctx.dir, { recursive: true, force: true });
+});
+
+interface Doc { _id: string; n?: number; v?: number; fid?: number; tag?: string }
+
+test("the embedded metadata server is detected and guarded", async (ctx) => {
+  assert.ok(ctx.store!.guarded, "FerretDB must be run with the atomicity guard");
+});
+
+test(`${WRITERS} writers x ${EACH} $inc on one document lose no update`, async (ctx) => {
+  const c = ctx.store!.collection<Doc>("counters_test");
+  await c.insertOne({ _id: "x", n: 0 });
+  await Promise.all(Array.from({ length: WRITERS }, async () => {
+    for (let i = 0; i < EACH; i++) await c.updateOne({ _id: "x" }, { $inc: { n: 1 } });
+  }));
+  const doc = await c.findOne({ _id: "x" });
+  assert.is(doc?.n, WRITERS * EACH);
+});
+
+test("compare-and-set: every acknowledged win is one step of the final value", async (ctx) => {
+  const c = ctx.store!.collection<Doc>("cas_test");
+  await c.insertOne({ _id: "x", v: 0 });
+  let wins = 0;
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    for (let i = 0; i < EACH; i++) {
+      const cur = await c.findOne({ _id: "x" });
+      const res = await c.updateOne({ _id: "x", v: cur!.v }, { $set: { v: cur!.v! + 1 } });
+      wins += res.modifiedCount;
+    }
+  }));
+  const doc = await c.findOne({ _id: "x" });
+  assert.ok(wins > 0);
+  assert.is(doc?.v, wins, `final value ${doc?.v} after ${wins} acknowledged wins`);
+});
+
+test("a conditional delete never removes a document that no longer matches", async (ctx) => {
+  const c = ctx.store!.collection<Doc>("cdel_test");
+  // writers keep moving each document to a new fid; deleters delete only the fid they read.
+  // A delete that acts on a newer fid than it matched would remove an acknowledged update.
+  let mismatched = 0;
+  for (let round = 0; round < 20; round++) {
+    const id = `d${round}`;
+    await c.insertOne({ _id: id, fid: 0 });
+    const acked: number[] = [];
+    let deleted: { fid: number } | null = null;
+    await Promise.all([
+      (async () => {
+        for (let f = 1; f <= 15 && !deleted; f++) {
+          const r = await c.updateOne({ _id: id }, { $set: { fid: f } });
+          if (r.matchedCount) acked.push(f);
+        }
+      })(),
+      (async () => {
+        for (let i = 0; i < 15 && !deleted; i++) {
+          const cur = await c.findOne({ _id: id });
+          if (!cur) break;
+          const r = await c.findOneAndDelete({ _id: id, fid: cur.fid });
+          if (r) deleted = { fid: r.fid! };
+        }
+      })(),
+    ]);
+    const left = await c.findOne({ _id: id });
+    // whatever happened: a document deleted at fid f had f as its last acknowledged value
+    if (deleted && left === null && acked.length && acked[acked.length - 1] !== (deleted as { fid: number }).fid) mismatched++;
+  }
+  assert.is(mismatched, 0, `${mismatched} deletes removed a newer version than they matched`);
+});
+
+test("deleteMany and upserts keep counts exact under concurrency", async (ctx) => {
+  const c = ctx.store!.collection<Doc>("upsert_test");
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    for (let i = 0; i < 20; i++) await c.updateOne({ _id: `u${i % 4}` }, { $inc: { n: 1 } }, { upsert: true });
+  }));
+  const docs = await c.find({}).toArray();
+  assert.is(docs.reduce((s, d) => s + (d.n ?? 0), 0), 160);
+  const res = await c.deleteMany({ _id: { $in: ["u0", "u1"] } });
+  assert.is(res.deletedCount, 2);
+  assert.is(await c.countDocuments({}), 2);
+});
+
+test("a write that bypasses the store layer is refused, not silently applied", async (ctx) => {
+  const raw = new MongoClient(ctx.meta!.url);
+  await raw.connect();
+  try {
+    const c = raw.db("atomic").collection<Doc>("counters_test");
+    const before = (await c.findOne({ _id: "x" }))!.n;
+    let failed = false;
+    await c.updateOne({ _id: "x" }, { $inc: { n: 1 } }).catch(() => { failed = true; });
+    assert.ok(failed, "an update without $inc _rev must fail");
+    failed = false;
+    await c.deleteOne({ _id: "x" }).catch(() => { failed = true; });
+    assert.ok(failed, "a delete without the mark must fail");
+    assert.is((await c.findOne({ _id: "x" }))!.n, before);
+  } finally {
+    await raw.close();
+  }
+});
+
+test.run();
