@@ -6,6 +6,7 @@ import path from "node:path";
 import { openStore } from "../actors/runtime/mongo.ts";
 import { connectNats, ensureJetStream } from "../actors/runtime/nats.ts";
 import { createLogger } from "../actors/runtime/log.ts";
+import { initDevice } from "../actors/storage/mount.ts";
 import type { MogileClient } from "../protocol/client.ts";
 import { REPO, assertPortFree, freePort, startMetadata, startNats, stopProcess, waitForPort, type Service } from "./services.ts";
 import { startNatsCluster, type NatsNode } from "./nats-cluster.ts";
@@ -108,16 +109,29 @@ export class Cluster {
     const per = o.devicesPerHost ?? 2;
     for (let h = 1; h <= hosts; h++) {
       const devids = Array.from({ length: per }, (_, d) => (h - 1) * per + d + 1);
+      await this.addDevices(`host${h}`, devids);
       started.push(this.startStorage(`host${h}`, devids, o.storageBasePort ? o.storageBasePort + h - 1 : undefined));
     }
     await Promise.all(started);
     return this;
   }
 
+  storageRoot(host: string): string { return path.join(this.opts.dataDir, "storage", host); }
+
+  /**
+   * Add devices on disk: their directories and mount markers. The launcher owns its data dir, so
+   * it also marks directories an older version made without a marker; a storage agent never
+   * creates either (a missing one means the device is not mounted).
+   */
+  async addDevices(host: string, devids: number[]): Promise<void> {
+    for (const devid of devids) await initDevice(this.storageRoot(host), devid, { create: true, host });
+  }
+
+  /** Start (or restart) a storage agent; its devices must have been added (`addDevices`). */
   async startStorage(host: string, devids: number[], port?: number): Promise<StorageHost> {
     const p = port ?? (await freePort());
     if (port) await assertPortFree(port, `storage ${host}`);
-    const root = path.join(this.opts.dataDir, "storage", host);
+    const root = this.storageRoot(host);
     const proc = this.spawn("storage", host, {
       MOGILE_STORAGE_HOST: host,
       MOGILE_STORAGE_PORT: String(p),

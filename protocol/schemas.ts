@@ -20,7 +20,8 @@ const optionalKey = z.string().max(255).refine((s) => !s.includes("\0"), "key mu
 
 export const DEVICE_STATES = ["alive", "down", "readonly", "drain", "dead"] as const;
 export const HOST_STATES = ["alive", "down", "readonly", "dead"] as const;
-export const OBSERVED_STATES = ["writeable", "readable", "unreachable"] as const;
+/** MogileFS's three, plus `unmounted` (mogile): heartbeating, but its directory lacks its marker */
+export const OBSERVED_STATES = ["writeable", "readable", "unreachable", "unmounted"] as const;
 export type DeviceStateName = (typeof DEVICE_STATES)[number];
 export type HostStateName = (typeof HOST_STATES)[number];
 export type ObservedState = (typeof OBSERVED_STATES)[number];
@@ -32,10 +33,14 @@ const hashtype = z.enum(HASH_TYPES);
 /**
  * A replication policy: `MultipleHosts(N?)` (default), `MultipleDevices(N?)`, or zone-aware
  * `MultipleNetworks(N?)` (alias `HostsPerNetwork(N?)`); an empty or zero N means the class mindevcount.
- * The `MogileFS::ReplicationPolicy::` prefix is accepted.
+ * The `MogileFS::ReplicationPolicy::` prefix is accepted. The one grammar: actors/domain/policy.ts
+ * parses with this pattern (group 1 the name, group 2 the N).
  */
+export const REPL_POLICY_PATTERN = /^(?:MogileFS::ReplicationPolicy::)?(MultipleHosts|MultipleDevices|MultipleNetworks|HostsPerNetwork)\(\s*(\d*)\s*\)$/;
+/** the policy a class gets when none is given */
+export const DEFAULT_REPL_POLICY = "MultipleHosts()";
 export const replPolicy = z.string().max(255).regex(
-  /^(MogileFS::ReplicationPolicy::)?(MultipleHosts|MultipleDevices|MultipleNetworks|HostsPerNetwork)\(\s*\d*\s*\)$/,
+  REPL_POLICY_PATTERN,
   "replpolicy must be MultipleHosts(N?), MultipleDevices(N?) or MultipleNetworks(N?)",
 );
 
@@ -357,6 +362,10 @@ export const Heartbeat = z.object({
   hostid: zint(1), devid: zint(1), host: z.string(), url: z.string(),
   total: z.number(), used: z.number(), free: z.number(), ts: z.number(),
   writable: z.boolean(),
+  /** false when the device directory lacks its `.mogile-device` marker (absent: an older agent, mounted) */
+  mounted: z.boolean().optional(),
+  /** why it is not mounted */
+  reason: z.string().optional(),
 });
 export type Heartbeat = z.infer<typeof Heartbeat>;
 

@@ -2,7 +2,7 @@
 // cannot write, and state-change events when a storage host goes away.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { renameSync, writeFileSync, rmSync } from "node:fs";
+import { writeFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { startTestCluster, type TestCluster } from "./helpers/cluster.ts";
 import { until } from "./helpers/until.ts";
@@ -34,9 +34,9 @@ t("monitor - operators see live heartbeats on mogile.hb.>", async ({ tc }) => {
 
 t("monitor - a device that fails its test write is readable only and gets no new files", async ({ tc }) => {
   const host = tc.cluster.storage.find((s) => s.devids.includes(1))!;
-  const dir = path.join(host.root, "dev1");
-  renameSync(dir, dir + ".away");
-  writeFileSync(dir, "not a directory");
+  // the device stays mounted (its marker is in place); only its probe directory cannot be written
+  const dir = path.join(host.root, "dev1", "test-write");
+  await until(() => { rmSync(dir, { recursive: true, force: true }); writeFileSync(dir, "not a directory"); return true; }, 5_000, "probe directory replaced by a file");
   try {
     await until(async () => (await observed(tc, 1)) === "readable", 15_000, "dev1 readable");
     for (let i = 0; i < 30; i++) {
@@ -45,7 +45,6 @@ t("monitor - a device that fails its test write is readable only and gets no new
     }
   } finally {
     rmSync(dir);
-    renameSync(dir + ".away", dir);
   }
   await until(async () => (await observed(tc, 1)) === "writeable", 15_000, "dev1 writeable again");
 });

@@ -1,4 +1,4 @@
-// The monitor actor: turns device heartbeats into observed state (writeable / readable / unreachable)
+// The monitor actor: turns device heartbeats into observed state (writeable / readable / unreachable / unmounted)
 // in NATS KV, and announces every change on `mogile.event.device.state`.
 import { z } from "zod";
 import { Kvm } from "@nats-io/kv";
@@ -21,11 +21,13 @@ const Config = z.object({
 });
 
 /**
- * Observed state: unreachable without a recent heartbeat; readable when the device says it cannot
- * write or the last test write failed; writeable otherwise. Pure, unit-tested.
+ * Observed state: unreachable without a recent heartbeat; unmounted when its agent reports the
+ * device directory without its marker (neither read nor written); readable when the device says
+ * it cannot write or the last test write failed; writeable otherwise. Pure, unit-tested.
  */
-export function observe(lastHeartbeat: number, writable: boolean, now: number, timeoutMs: number, probeOk = true): ObservedState {
+export function observe(lastHeartbeat: number, writable: boolean, now: number, timeoutMs: number, probeOk = true, mounted = true): ObservedState {
   if (!lastHeartbeat || now - lastHeartbeat > timeoutMs) return "unreachable";
+  if (!mounted) return "unmounted";
   return writable && probeOk ? "writeable" : "readable";
 }
 
@@ -58,7 +60,7 @@ export async function start(ctx: ActorContext) {
         const hb = last.get(devid);
         const host = devices.hosts.get(dev.hostid);
         // MogileFS can_delete_from: only devices that may be written are test-written
-        if (!hb || now - hb.receivedAt > cfg.MOGILE_HEARTBEAT_TIMEOUT_MS || host?.status !== "alive" || (dev.status !== "alive" && dev.status !== "drain")) return;
+        if (!hb || now - hb.receivedAt > cfg.MOGILE_HEARTBEAT_TIMEOUT_MS || hb.mounted === false || host?.status !== "alive" || (dev.status !== "alive" && dev.status !== "drain")) return;
         const prev = probes.get(devid);
         if (prev && now - prev.at < cfg.MOGILE_MONITOR_PROBE_MS) return;
         const base = devices.baseUrl(devid);
@@ -98,7 +100,7 @@ export async function start(ctx: ActorContext) {
         if (!before || before.observed === "unreachable" || now - before.lastHeartbeat < cfg.MOGILE_HEARTBEAT_TIMEOUT_MS + cfg.MOGILE_MONITOR_REFRESH_MS) continue;
       }
       if (dev?.status === "dead") continue;
-      const state = observe(hb?.receivedAt ?? 0, hb?.writable ?? false, now, cfg.MOGILE_HEARTBEAT_TIMEOUT_MS, probes.get(devid)?.ok !== false);
+      const state = observe(hb?.receivedAt ?? 0, hb?.writable ?? false, now, cfg.MOGILE_HEARTBEAT_TIMEOUT_MS, probes.get(devid)?.ok !== false, hb?.mounted !== false);
       const prev = written.get(devid);
       if (prev && prev.state === state && now - prev.at < cfg.MOGILE_MONITOR_REFRESH_MS) continue;
       const entry: ObservedDevice = {
@@ -111,7 +113,7 @@ export async function start(ctx: ActorContext) {
       await kv.put(`dev.${devid}`, JSON.stringify(entry));
       written.set(devid, { state, at: now });
       if (prev?.state !== state) {
-        log.info("device state changed", { devid, hostid: entry.hostid, from: prev?.state ?? "unknown", to: state });
+        log.info("device state changed", { devid, hostid: entry.hostid, from: prev?.state ?? "unknown", to: state, ...(state === "unmounted" ? { reason: hb?.reason } : {}) });
         ctx.nc.publish(subjects.deviceState, JSON.stringify({ devid, hostid: entry.hostid, from: prev?.state ?? null, to: state, at: now }));
       }
     }

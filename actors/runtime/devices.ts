@@ -100,13 +100,13 @@ export class DeviceView {
     return { dev, host, observed: o && Date.now() - o.ts < STALE_MS ? o : undefined };
   }
 
-  /** MogileFS should_read_from: admin states allow reads and the monitor has not seen it unreachable. */
+  /** MogileFS should_read_from: admin states allow reads and the monitor has not seen it unreachable or unmounted. */
   readable(devid: number): boolean {
     const r = this.row(devid);
     if (!r) return false;
     if (r.host.status !== "alive" && r.host.status !== "readonly") return false;
     if (r.dev.status !== "alive" && r.dev.status !== "readonly" && r.dev.status !== "drain") return false;
-    return r.observed?.observed !== "unreachable";
+    return r.observed?.observed !== "unreachable" && r.observed?.observed !== "unmounted";
   }
 
   /** MogileFS should_get_new_files (also used for replicas). */

@@ -8,6 +8,7 @@ import type { Readable } from "node:stream";
 import { randomBytes, createHash, type Hash } from "node:crypto";
 import { parseFidPath } from "../../protocol/paths.ts";
 import type { Logger } from "../runtime/log.ts";
+import { deviceDir, type MountTable } from "./mount.ts";
 
 export interface FileStore {
   root: string;
@@ -21,6 +22,8 @@ export interface FileStore {
   writeDurably(file: string, src: Readable, expectedLength?: number, digest?: DigestOptions): Promise<Written>;
   /** digests computed on write (or on an earlier ?digest= read), valid while the file is unchanged */
   digests: DigestCache;
+  /** throws a 503 StorageError unless the device is mounted (its directory holds its marker) */
+  assertMounted(devid: number): Promise<void>;
 }
 
 export interface DigestOptions { hash: HashName; /** `ALG:hex` the body must have */ expect?: string }
@@ -60,7 +63,7 @@ export class DigestCache {
   }
 }
 
-export function fileStore(root: string, devids: number[]): FileStore {
+export function fileStore(root: string, devids: number[], mounts: MountTable): FileStore {
   const devs = new Set(devids);
   const madeDirs = new Set<string>();
   const digests = new DigestCache();
@@ -68,6 +71,13 @@ export function fileStore(root: string, devids: number[]): FileStore {
     root,
     devids: devs,
     digests,
+    async assertMounted(devid) {
+      const m = await mounts.check(devid);
+      if (m.mounted) return;
+      // a remounted disk starts empty: the fid directories made before are gone
+      for (const d of madeDirs) if (d.startsWith(deviceDir(root, devid) + path.sep)) madeDirs.delete(d);
+      throw new StorageError(503, `device dev${devid} is not mounted: ${m.reason}`);
+    },
     resolve(uri) {
       const p = parseFidPath(uri);
       if (!p || !devs.has(p.devid)) return null;
@@ -76,7 +86,7 @@ export function fileStore(root: string, devids: number[]): FileStore {
     async writeDurably(file, src, expectedLength, digest) {
       const dir = path.dirname(file);
       if (!madeDirs.has(dir)) {
-        await mkdir(dir, { recursive: true });
+        await mkdirBelowDevice(root, dir);
         madeDirs.add(dir);
       }
       const tmp = `${file}.tmp-${randomBytes(6).toString("hex")}`;
@@ -89,9 +99,21 @@ export function fileStore(root: string, devids: number[]): FileStore {
         return got;
       };
       let written: Written;
-      if (expectedLength !== undefined && expectedLength <= SMALL_BODY) {
-        written = await writeSmall(src, tmp, file, expectedLength, hash, check);
-      } else {
+      try {
+        written = await write();
+      } catch (err) {
+        // the directory went away under us (device unmounted): make it again next time, and re-check the mount
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+          madeDirs.delete(dir);
+          mounts.invalidate(Number(path.relative(root, dir).split(path.sep)[0].slice("dev".length)));
+        }
+        throw err;
+      }
+      if (digest && written.digest) await digests.remember(file, digest.hash, written.digest);
+      return written;
+
+      async function write(): Promise<Written> {
+        if (expectedLength !== undefined && expectedLength <= SMALL_BODY) return writeSmall(src, tmp, file, expectedLength, hash, check);
         // flush: the descriptor is fsynced before close, and pipeline resolves only after close
         const ws = createWriteStream(tmp, { flush: true, highWaterMark: 1 << 20 });
         try {
@@ -104,17 +126,36 @@ export function fileStore(root: string, devids: number[]): FileStore {
           // rename only after the fsync: a crash never exposes a partial file under the fid's name
           await rename(tmp, file);
           await syncDir(dir);
-          written = { length: ws.bytesWritten, digest: d };
+          return { length: ws.bytesWritten, digest: d };
         } catch (err) {
           ws.destroy();
           await unlink(tmp).catch(() => {});
           throw err;
         }
       }
-      if (digest && written.digest) await digests.remember(file, digest.hash, written.digest);
-      return written;
     },
   };
+}
+
+/**
+ * Make a fid directory one level at a time below its device directory, which must already exist:
+ * a recursive mkdir would recreate the mount point of a disk that went away (and then fill the
+ * root filesystem). A missing device directory is a 503, as for an unmounted device.
+ */
+async function mkdirBelowDevice(root: string, dir: string): Promise<void> {
+  const [dev, ...parts] = path.relative(root, dir).split(path.sep);
+  let at = path.join(root, dev);
+  for (const part of parts) {
+    at = path.join(at, part);
+    try {
+      await mkdir(at);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") continue;
+      if (code === "ENOENT" || code === "ENOTDIR") throw new StorageError(503, `device ${dev} is not mounted: ${path.join(root, dev)} is missing`);
+      throw err;
+    }
+  }
 }
 
 /** bodies up to this size are gathered (bounded by their declared length) and written in one call */
@@ -206,12 +247,18 @@ export function parseRange(header: string | undefined, size: number): { start: n
 const TEST_WRITE = /^\/dev([1-9][0-9]{0,9})\/test-write\/test-write-([0-9]{1,2})$/;
 
 /** PUT or GET a small probe file, so the monitor can tell a device that takes writes from one that does not. */
-async function testWrite(req: IncomingMessage, res: ServerResponse, file: string): Promise<void> {
+async function testWrite(req: IncomingMessage, res: ServerResponse, fs: FileStore, devid: number, file: string): Promise<void> {
+  try {
+    await fs.assertMounted(devid);
+  } catch (err) {
+    req.resume();
+    throw err;
+  }
   if (req.method === "PUT") {
     const parts: Buffer[] = [];
     let n = 0;
     for await (const c of req) { n += c.length; if (n > 4096) return send(res, 413, "probe bodies are small"); parts.push(c); }
-    await mkdir(path.dirname(file), { recursive: true });
+    await mkdirBelowDevice(fs.root, path.dirname(file));
     const fh = await open(file, "w");
     try { await fh.writeFile(Buffer.concat(parts)); await fh.sync(); } finally { await fh.close(); }
     return send(res, 201, "ok");
@@ -242,11 +289,19 @@ export function createFileServer(fs: FileStore, log: Logger): http.Server {
       return send(res, 400, "malformed percent-encoding in path");
     }
     const probe = TEST_WRITE.exec(uri);
-    if (probe && fs.devids.has(Number(probe[1]))) return testWrite(req, res, path.join(fs.root, uri));
+    if (probe && fs.devids.has(Number(probe[1]))) return testWrite(req, res, fs, Number(probe[1]), path.join(fs.root, uri));
     const target = fs.resolve(uri);
     if (!target) {
       req.resume();
       return send(res, uri.includes("..") ? 400 : 404, `not a fid path on this node: ${uri}`);
+    }
+    // an unmounted device is neither written nor read: 503, so readers try another copy and
+    // deleters retry later, instead of a 404 that would mean "gone"
+    try {
+      await fs.assertMounted(target.devid);
+    } catch (err) {
+      req.resume();
+      throw err;
     }
     switch (req.method) {
       case "PUT": {
@@ -319,7 +374,8 @@ export function createFileServer(fs: FileStore, log: Logger): http.Server {
   const server = http.createServer((req, res) => {
     handle(req, res).catch((err) => {
       const status = err instanceof StorageError ? err.status : (err as NodeJS.ErrnoException).code === "ERR_STREAM_PREMATURE_CLOSE" ? 400 : 500;
-      if (status >= 500) log.error("storage request failed", { method: req.method, url: req.url, err });
+      // 503 (an unmounted device) is reported once by the agent, not per request
+      if (status >= 500 && status !== 503) log.error("storage request failed", { method: req.method, url: req.url, err });
       else log.warn("storage request refused", { method: req.method, url: req.url, status, err });
       send(res, status, String(err instanceof Error ? err.message : err));
     });

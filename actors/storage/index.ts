@@ -1,5 +1,5 @@
 // The storage actor: serves file I/O over HTTP, registers its devices, heartbeats, and pulls replicas.
-import { statfs, mkdir } from "node:fs/promises";
+import { statfs } from "node:fs/promises";
 import path from "node:path";
 import type { Server } from "node:http";
 import { z } from "zod";
@@ -12,6 +12,7 @@ import { fidPath } from "../../protocol/paths.ts";
 import { httpRequest, drain } from "../../protocol/http.ts";
 import { MogileClient } from "../../protocol/client.ts";
 import { createFileServer, fileStore, sweepTempFiles, isHashName, type FileStore, type Written } from "./files.ts";
+import { MountTable, deviceDir } from "./mount.ts";
 
 const Config = z.object({
   /** host name registered with the tracker (unique per storage host) */
@@ -26,14 +27,22 @@ const Config = z.object({
   MOGILE_STORAGE_DEVICES: z.string().default("1,2").transform((s) => s.split(",").map((x) => Number(x.trim())).filter((n) => n > 0)),
   /** how often each device's heartbeat is published (ms) */
   MOGILE_HEARTBEAT_MS: z.coerce.number().int().positive().default(1000),
+  /** how long a device's mount check (its .mogile-device marker) is trusted before it is read again (ms) */
+  MOGILE_MOUNT_CHECK_MS: z.coerce.number().int().positive().default(1000),
 });
 
 export async function start(ctx: ActorContext) {
   const cfg = actorConfig(Config);
   const log = ctx.log.child({ host: cfg.MOGILE_STORAGE_HOST });
   const root = path.resolve(cfg.MOGILE_STORAGE_ROOT);
-  for (const devid of cfg.MOGILE_STORAGE_DEVICES) await mkdir(path.join(root, `dev${devid}`), { recursive: true });
-  const fs = fileStore(root, cfg.MOGILE_STORAGE_DEVICES);
+  // no mkdir of device directories here: a missing one is an unmounted disk (or a device never
+  // added), and creating it would fill the root filesystem; see mount.ts
+  const mounts = new MountTable(root, new Set(cfg.MOGILE_STORAGE_DEVICES), cfg.MOGILE_MOUNT_CHECK_MS, (devid, m) => {
+    if (m.mounted) log.info("device mounted", { devid });
+    else log.warn("device not mounted: neither written nor read until its marker is back", { devid, reason: m.reason });
+  });
+  const fs = fileStore(root, cfg.MOGILE_STORAGE_DEVICES, mounts);
+  for (const devid of cfg.MOGILE_STORAGE_DEVICES) await mounts.check(devid);
   await sweepTempFiles(root, log);
   const server = createFileServer(fs, log);
   await new Promise<void>((resolve, reject) => {
@@ -73,7 +82,7 @@ export async function start(ctx: ActorContext) {
       },
     });
     while (!abort.signal.aborted) {
-      await publishHeartbeats(ctx, fs, hostid, cfg.MOGILE_STORAGE_HOST, baseUrl).catch((err) => log.warn("heartbeat failed", { err }));
+      await publishHeartbeats(ctx, fs, mounts, hostid, cfg.MOGILE_STORAGE_HOST, baseUrl).catch((err) => log.warn("heartbeat failed", { err }));
       await sleep(cfg.MOGILE_HEARTBEAT_MS, abort.signal);
     }
   })();
@@ -91,10 +100,18 @@ export async function start(ctx: ActorContext) {
   };
 }
 
-async function publishHeartbeats(ctx: ActorContext, fs: FileStore, hostid: number, host: string, url: string) {
+async function publishHeartbeats(ctx: ActorContext, fs: FileStore, mounts: MountTable, hostid: number, host: string, url: string) {
   for (const devid of fs.devids) {
+    const m = await mounts.check(devid);
+    if (!m.mounted) {
+      // still heartbeating, so the monitor can tell "not mounted" from "host gone"; no sizes: a
+      // statfs here would describe whatever filesystem holds the empty mount point
+      const hb: Heartbeat = { hostid, devid, host, url, total: 0, used: 0, free: 0, ts: Date.now(), writable: false, mounted: false, reason: m.reason };
+      ctx.nc.publish(subjects.heartbeat(hostid, devid), JSON.stringify(hb));
+      continue;
+    }
     // one failing device must not silence the others: it simply misses its heartbeat
-    const st = await statfs(path.join(fs.root, `dev${devid}`)).catch((err) => { ctx.log.warn("device unreadable", { devid, err }); return null; });
+    const st = await statfs(deviceDir(fs.root, devid)).catch((err) => { ctx.log.warn("device unreadable", { devid, err }); return null; });
     if (!st) continue;
     const total = st.blocks * st.bsize;
     const hb: Heartbeat = {
@@ -102,6 +119,7 @@ async function publishHeartbeats(ctx: ActorContext, fs: FileStore, hostid: numbe
       total, free: st.bavail * st.bsize, used: total - st.bfree * st.bsize,
       ts: Date.now(),
       writable: true,
+      mounted: true,
     };
     ctx.nc.publish(subjects.heartbeat(hostid, devid), JSON.stringify(hb));
   }
@@ -116,6 +134,7 @@ async function pullReplica(fs: FileStore, data: Uint8Array): Promise<Written> {
   const job = StorageFetch.parse(JSON.parse(new TextDecoder().decode(data)));
   const target = fs.resolve(fidPath(job.devid, job.fid));
   if (!target) throw new Error(`device ${job.devid} is not on this node`);
+  await fs.assertMounted(job.devid);
   const res = await httpRequest(job.from, { method: "GET", timeoutMs: 60_000 });
   if (res.statusCode !== 200) {
     await drain(res);

@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { DEVICE_STATES } from "../../protocol/schemas.ts";
 import type { DeviceInfo, HostInfo, MogileClient } from "../../protocol/index.ts";
 import { int, oneOf, printJson, printTable, withClient } from "./context.ts";
+import { deviceDir, initDevice, MOUNT_MARKER } from "../../actors/storage/mount.ts";
 
 type DeviceState = DeviceInfo["status"];
 
@@ -47,6 +48,15 @@ export function deviceCommand(): Command {
       if (json) return printJson(reply);
       console.log(`device dev${reply.devid} added to ${host}`);
     }));
+
+  device.command("init").description(`write a device's mount marker (${MOUNT_MARKER}) on this storage host; without it the device is neither read nor written`)
+    .argument("<root>", "the storage agent's root (MOGILE_STORAGE_ROOT); the disk is mounted at <root>/dev<devid>")
+    .argument("<devid>", "device id", int(1))
+    .option("--create", "make the device directory when it is missing (a device on the root filesystem)")
+    .action(async (root: string, devid: string, o: { create?: boolean }) => {
+      const made = await initDevice(root, Number(devid), { create: o.create });
+      console.log(made ? `${deviceDir(root, Number(devid))} marked as dev${devid}` : `${deviceDir(root, Number(devid))} already marked as dev${devid}`);
+    });
 
   device.command("modify").description("change a device's weight")
     .argument("<host>", "host name")

@@ -13,9 +13,10 @@ function checkCommand(): Command {
       const { hosts, devices } = await devicesWithHosts(client);
       const writeable = devices.filter((d) => d.observed_state === "writeable").length;
       const unreachable = devices.filter((d) => d.observed_state === "unreachable").length;
+      const unmounted = devices.filter((d) => d.observed_state === "unmounted").length;
       const sum = (f: (d: (typeof devices)[number]) => number | null) => devices.reduce((n, d) => n + (f(d) ?? 0), 0);
       const summary = {
-        hosts: hosts.length, devices: devices.length, writeable, unreachable,
+        hosts: hosts.length, devices: devices.length, writeable, unreachable, unmounted,
         mb_total: sum((d) => d.mb_total), mb_used: sum((d) => d.mb_used), mb_free: sum((d) => d.mb_free),
       };
       if (json) return printJson({ tracker: { ok: true, ms: trackerMs }, summary, hosts, devices });
@@ -25,7 +26,7 @@ function checkCommand(): Command {
       console.log("\ndevices:");
       printDevices(hosts, devices);
       const pct = summary.mb_total ? ` (${((summary.mb_used / summary.mb_total) * 100).toFixed(1)}% used)` : "";
-      console.log(`\n${summary.hosts} hosts, ${summary.devices} devices: ${writeable} writeable, ${unreachable} unreachable; ` +
+      console.log(`\n${summary.hosts} hosts, ${summary.devices} devices: ${writeable} writeable, ${unreachable} unreachable${unmounted ? `, ${unmounted} unmounted` : ""}; ` +
         `${summary.mb_used} of ${summary.mb_total} MB used, ${summary.mb_free} MB free${pct}`);
     }));
 }
