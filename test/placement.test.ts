@@ -1,9 +1,12 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { DeviceView, MIN_FREE_BYTES } from "../actors/runtime/devices.ts";
-import { decide, parsePolicy, policyMin, type Placed, type ReplPolicy } from "../actors/replicator/policy.ts";
+import { decide, parsePolicy, policyMin, type Placed, type ReplPolicy } from "../actors/domain/policy.ts";
 import { createLogger } from "../actors/runtime/log.ts";
-import type { Store } from "../actors/runtime/mongo.ts";
+import { classId, type ClassDoc, type Store } from "../actors/runtime/mongo.ts";
+import { ClassCache, DEFAULT_CLASS, defaultClassRow, ruleOf } from "../actors/domain/classes.ts";
+import { policyMet } from "../actors/fsck/check.ts";
+import { CreateClass } from "../protocol/schemas.ts";
 import type { DeviceStateName } from "../protocol/schemas.ts";
 
 const GB = 1024 ** 3;
@@ -143,6 +146,48 @@ test("policy - one copy too many names a surplus copy, never one the rest needs"
   // MultipleNetworks keeps the zone spread
   const p = parsePolicy("MultipleNetworks()");
   assert.equal(run(p, [P(1, 1, "a"), P(3, 2, "a"), P(5, 3, "b")], 2, all), { kind: "too_many", devid: 3 });
+});
+
+test("policy - fsck's check is the replicator's answer, zones included", () => {
+  const v = view([
+    { devid: 1, hostid: 1, free: 10 * GB }, { devid: 2, hostid: 2, free: 10 * GB }, { devid: 3, hostid: 3, free: 10 * GB },
+  ]);
+  v.hosts.get(1)!.zone = "a"; v.hosts.get(2)!.zone = "a"; v.hosts.get(3)!.zone = "b";
+  const cls = (replpolicy: string, mindevcount = 2): ClassDoc => ({ ...defaultClassRow("d"), replpolicy, mindevcount });
+  assert.ok(policyMet(cls("MultipleHosts()"), [1, 2], 1, v), "two hosts");
+  assert.not.ok(policyMet(cls("MultipleNetworks()"), [1, 2], 1, v), "two hosts of one zone are not two zones");
+  assert.ok(policyMet(cls("MultipleNetworks()"), [1, 3], 1, v));
+  assert.not.ok(policyMet(cls("MultipleHosts()"), [1], 1, v));
+  assert.ok(policyMet(cls("MultipleHosts(1)"), [1], 1, v), "an explicit N overrides mindevcount");
+  assert.not.ok(policyMet(cls("MultipleHosts()"), [], 1, v));
+});
+
+test("policy - the schema and the parser share one grammar", () => {
+  for (const p of ["MultipleHosts()", "MultipleDevices(3)", "HostsPerNetwork( 2 )", "MogileFS::ReplicationPolicy::MultipleNetworks()"]) {
+    assert.ok(CreateClass.safeParse({ domain: "d", class: "c", mindevcount: 2, replpolicy: p }).success, p);
+  }
+  assert.not.ok(CreateClass.safeParse({ domain: "d", class: "c", mindevcount: 2, replpolicy: "Anywhere()" }).success);
+});
+
+test("classes - one cache, one answer for a missing class", async () => {
+  const rows = new Map<string, ClassDoc>();
+  let reads = 0;
+  const store = { classes: { findOne: async (q: { _id: string }) => { reads++; return rows.get(q._id) ?? null; } } } as unknown as Store;
+  const c = new ClassCache(store, 60_000);
+  assert.equal(await c.find("d", undefined), defaultClassRow("d"), "no class is the implicit default class");
+  assert.equal(await c.find("d", DEFAULT_CLASS), defaultClassRow("d"));
+  assert.equal(ruleOf(defaultClassRow("d")), { min: 2, policy: { name: "MultipleHosts", n: null }, hashtype: "NONE" });
+  assert.is(await c.find("d", "gone"), null, "an unknown class is unknown");
+  const r = reads;
+  await c.find("d", DEFAULT_CLASS);
+  assert.is(reads, r, "rows are cached");
+  // an overridden default class is what a file of a deleted class lives by
+  rows.set(classId("d", DEFAULT_CLASS), { ...defaultClassRow("d"), mindevcount: 3 });
+  assert.is((await c.forFile({ domain: "d", class: "gone" })).mindevcount, 2, "cached until forgotten");
+  c.forget();
+  assert.is((await c.forFile({ domain: "d", class: "gone" })).mindevcount, 3);
+  rows.set(classId("d", "big"), { ...defaultClassRow("d"), _id: classId("d", "big"), class: "big", mindevcount: 4 });
+  assert.is((await c.forFile({ domain: "d", class: "big" })).mindevcount, 4, "a miss is not cached");
 });
 
 test.run();

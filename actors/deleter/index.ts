@@ -1,5 +1,6 @@
 // The deleter actor: removes the bytes of deleted (or discarded, replaced, expired) fids from every
-// device that holds them; retries with back-off while a device is unreachable.
+// device that holds them, and single unwanted copies; retries with back-off while a device is
+// unreachable. What to remove is decided again when the job runs, from the metadata.
 import { z } from "zod";
 import { streams, consumers } from "../../protocol/subjects.ts";
 import { DeleteJob } from "../../protocol/schemas.ts";
@@ -24,27 +25,63 @@ const Config = z.object({
 const RETRY_MS = [2_000, 10_000, 60_000, 300_000, 1_800_000];
 
 /**
- * Jobs that remove one copy of a file that lives on (an unrecorded replica, or the old copy of a
- * drain or rebalance move): the copy is kept if it is recorded again by the time we get to it.
+ * Jobs that remove one copy of a file that lives on (an unrecorded replica, a surplus copy, or the
+ * old copy of a drain or rebalance move). Every other reason removes the whole fid.
  */
-const RECHECKED = new Set(["orphan-replica", "drain", "rebalance"]);
+const ONE_COPY = new Set(["orphan-replica", "drain", "rebalance", "surplus"]);
 
+/**
+ * Remove the bytes a job names, checked against the metadata when the job runs, whatever its
+ * reason: the bytes of a fid some key names are never removed (an upload record that reappeared
+ * after a crash, a rename that raced a delete), and a copy recorded again is kept.
+ */
 export async function removeCopies(devices: DeviceView, store: Store, log: Logger, job: DeleteJob): Promise<Outcome> {
+  const named = await store.files.find({ fid: job.fid }, { projection: { _id: 1, devids: 1 } }).toArray();
+  const oneCopy = ONE_COPY.has(job.reason ?? "");
+  if (!oneCopy && named.length > 0) {
+    log.info("delete: a key names the fid again; its bytes stay", { fid: job.fid, reason: job.reason, key: named[0]._id });
+    return ack;
+  }
   const pending: string[] = [];
   for (const devid of job.devids) {
-    // an unrecorded replica may have been copied again and recorded since: never delete a live copy
-    if (RECHECKED.has(job.reason ?? "") && (await store.files.findOne({ fid: job.fid, devids: devid }, { projection: { _id: 1 } }))) continue;
     const row = devices.row(devid);
     if (!row) { log.warn("delete: device unknown; forgetting its copy", { fid: job.fid, devid }); continue; }
     if (row.dev.status === "dead") continue; // its bytes are gone with it
     const url = devices.url(devid, job.fid)!;
+    // one copy of a live file: fence it off first, so no replicator, move or fsck records a copy
+    // on this device while its bytes go (the fence is an atomic update that requires the copy to
+    // be unrecorded: if it was recorded again meanwhile, it stays)
+    let fenced = false;
+    if (oneCopy && named.length > 0) {
+      const f = await fence(store, job.fid, devid);
+      if (f === "recorded") continue;
+      fenced = f === "fenced";
+    }
     try {
       if (!(await deleteUrl(url))) pending.push(`${url}: refused`);
     } catch (err) {
       pending.push(`${url}: ${(err as Error).message}`);
     }
+    // a failed delete keeps its fence: the retry deletes first, and nothing may land there meanwhile
+    if (fenced && !pending.length) await store.files.updateMany({ fid: job.fid }, { $pull: { deleting: devid } });
   }
   return pending.length ? retry(pending.join("; ")) : ack;
+}
+
+/** Mark every record of the fid as losing its copy on `devid`, unless one records that copy. */
+async function fence(store: Store, fid: number, devid: number): Promise<"recorded" | "fenced" | "unnamed"> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const docs = await store.files.find({ fid }, { projection: { _id: 1, devids: 1 } }).toArray();
+    if (docs.length === 0) return "unnamed";
+    if (docs.some((d) => d.devids.includes(devid))) return "recorded";
+    let all = true;
+    for (const d of docs) {
+      const res = await store.files.updateOne({ _id: d._id, fid, devids: { $nin: [devid] } }, { $addToSet: { deleting: devid } });
+      if (res.matchedCount === 0) all = false;
+    }
+    if (all) return "fenced";
+  }
+  throw new Error(`fid ${fid}: its records kept changing while fencing device ${devid}`);
 }
 
 export async function start(ctx: ActorContext) {

@@ -1,11 +1,22 @@
 // Replication policies (MogileFS §6) as pure functions over device placement:
 // MultipleHosts (default), MultipleDevices, and zone-aware MultipleNetworks (alias HostsPerNetwork).
+// The replicator acts on the answers and fsck checks files with them: one policy for both.
+import { REPL_POLICY_PATTERN, DEFAULT_REPL_POLICY } from "../../protocol/schemas.ts";
+import type { DeviceView } from "../runtime/devices.ts";
+
+export { DEFAULT_REPL_POLICY };
 
 export type PolicyName = "MultipleHosts" | "MultipleDevices" | "MultipleNetworks";
 export interface ReplPolicy { name: PolicyName; /** explicit N; null = the class mindevcount */ n: number | null }
 
 /** A copy (or a candidate device) with where it sits. `zone` "" = hosts without a zone (one zone). */
-export interface Placed { devid: number; hostid: number; zone?: string; /** copies only: a reader can get it now */ readable?: boolean }
+export interface Placed {
+  devid: number; hostid: number; zone?: string;
+  /** copies only: a reader can get it now */
+  readable?: boolean;
+  /** copies only: on a device being drained (it leaves first when a copy is surplus) */
+  leaving?: boolean;
+}
 
 export type PolicyAnswer =
   | { kind: "satisfied" }
@@ -22,12 +33,9 @@ const ALIASES: Record<string, PolicyName> = {
   MultipleNetworks: "MultipleNetworks",
   HostsPerNetwork: "MultipleNetworks",
 };
-/** the grammar protocol/schemas.ts accepts (the MogileFS::ReplicationPolicy:: prefix is optional) */
-export const POLICY_PATTERN = /^(?:MogileFS::ReplicationPolicy::)?(MultipleHosts|MultipleDevices|MultipleNetworks|HostsPerNetwork)\(\s*(\d*)\s*\)$/;
-
 /** Parse a class's replpolicy; anything unparsable is the default MultipleHosts(). */
 export function parsePolicy(s: string | undefined | null): ReplPolicy {
-  const m = POLICY_PATTERN.exec((s ?? "").trim());
+  const m = REPL_POLICY_PATTERN.exec((s ?? "").trim());
   if (!m) return { name: "MultipleHosts", n: null };
   const n = m[2] === "" ? 0 : Number(m[2]);
   return { name: ALIASES[m[1]], n: n > 0 ? n : null }; // empty or zero N means "use mindevcount"
@@ -120,18 +128,46 @@ export function decide(i: PolicyInput): PolicyAnswer {
  * A copy that can go while the other *readable* copies still meet the policy: on the host (then
  * zone) holding the most copies. Never one whose removal would leave only unreadable copies.
  */
-function pickSurplus(p: ReplPolicy, on: Placed[], min: number, zones: number): number | null {
+export function pickSurplus(p: ReplPolicy, on: Placed[], min: number, zones: number): number | null {
   const perHost = new Map<number, number>();
   const perZone = new Map<string, number>();
   for (const x of on) {
     perHost.set(x.hostid, (perHost.get(x.hostid) ?? 0) + 1);
     perZone.set(zoneOf(x), (perZone.get(zoneOf(x)) ?? 0) + 1);
   }
-  const order = [...on].sort((a, b) =>
+  // a copy on a draining device goes first: a drain's move may be about to forget it, and
+  // dropping another copy as well would take the file below its policy
+  const order = [...on].sort((a, b) => Number(!!b.leaving) - Number(!!a.leaving) ||
     perHost.get(b.hostid)! - perHost.get(a.hostid)! || perZone.get(zoneOf(b))! - perZone.get(zoneOf(a))! || b.devid - a.devid);
   for (const c of order) {
     const rest = on.filter((x) => x.devid !== c.devid && x.readable !== false);
     if (meets(p, rest, min, zones)) return c.devid;
   }
   return null;
+}
+
+/** A device with its host and zone, as the policies see it; null for a device the view does not know. */
+export function placed(view: DeviceView, devid: number): Placed | null {
+  const r = view.row(devid);
+  if (!r) return null;
+  return { devid, hostid: r.dev.hostid, zone: r.host.zone ?? "", readable: view.readable(devid), leaving: r.dev.status === "drain" };
+}
+
+/**
+ * The device side of a PolicyInput, from the device view: `on` the file's copies on devices not
+ * dead; `writable` devices that can take `size` bytes now (but `skip`); `live` devices an alive
+ * (or down, so expected back) host has marked alive — MogileFS counts those hosts (TH).
+ */
+export function placement(view: DeviceView, devids: number[], size: number, skip?: ReadonlySet<number>): Pick<PolicyInput, "on" | "writable" | "live"> {
+  const on = devids.map((devid) => placed(view, devid)).filter((p): p is Placed => p !== null && view.row(p.devid)!.dev.status !== "dead");
+  const writable: Placed[] = [];
+  const live: Placed[] = [];
+  for (const [devid, dev] of view.devices) {
+    const p = placed(view, devid);
+    if (!p) continue;
+    if (!skip?.has(devid) && view.writable(devid, size)) writable.push(p);
+    const hostStatus = view.hosts.get(dev.hostid)?.status;
+    if (dev.status === "alive" && hostStatus !== undefined && hostStatus !== "dead") live.push(p);
+  }
+  return { on, writable, live };
 }

@@ -5,7 +5,7 @@
 import type { DeviceView } from "../runtime/devices.ts";
 import { MIN_FREE_BYTES } from "../runtime/devices.ts";
 import type { Store } from "../runtime/mongo.ts";
-import type { RebalancePolicy } from "./policy.ts";
+import type { RebalancePolicy } from "./rebalance_policy.ts";
 
 export interface DevInfo {
   devid: number; hostid: number;

@@ -1,6 +1,6 @@
 // fsck and rebalance state in the metadata store: one document each in `tasks`, and the `fscklog`
 // collection. Query handlers only change these documents; the fsck actor does the work.
-import type { Collection } from "mongodb";
+import type { GuardedCollection } from "../runtime/atomic.ts";
 import type { FsckEvcode } from "../../protocol/schemas.ts";
 import type { Store } from "../runtime/mongo.ts";
 
@@ -49,16 +49,16 @@ export interface RebalanceState {
 export interface FsckLogDoc { _id: number; utime: number; fid: number; evcode: FsckEvcode; devid?: number }
 
 export interface Tasks {
-  fsck: Collection<FsckState>;
-  rebalance: Collection<RebalanceState>;
-  log: Collection<FsckLogDoc>;
+  fsck: GuardedCollection<FsckState>;
+  rebalance: GuardedCollection<RebalanceState>;
+  log: GuardedCollection<FsckLogDoc>;
 }
 
 export function tasks(store: Store): Tasks {
   return {
-    fsck: store.db.collection<FsckState>("tasks"),
-    rebalance: store.db.collection<RebalanceState>("tasks"),
-    log: store.db.collection<FsckLogDoc>("fscklog"),
+    fsck: store.collection<FsckState>("tasks"),
+    rebalance: store.collection<RebalanceState>("tasks"),
+    log: store.collection<FsckLogDoc>("fscklog"),
   };
 }
 

@@ -7,9 +7,11 @@ import { subjects } from "../../protocol/subjects.ts";
 import type { FsckEvcode, ReplicateJob } from "../../protocol/schemas.ts";
 import { headLength } from "../../protocol/http.ts";
 import type { DeviceView } from "../runtime/devices.ts";
-import { classId, type ClassDoc, type FileDoc, type Store } from "../runtime/mongo.ts";
+import type { ClassDoc, FileDoc, Store } from "../runtime/mongo.ts";
+import { decide, placement } from "../domain/policy.ts";
+import { ruleOf } from "../domain/classes.ts";
 import type { Logger } from "../runtime/log.ts";
-import { digestOf } from "./move.ts";
+import { deleteCopy, digestOf } from "./move.ts";
 
 export interface FsckEvent { fid: number; evcode: FsckEvcode; devid?: number }
 export interface CheckDeps { store: Store; devices: DeviceView; nc: NatsConnection; js: JetStreamClient; log: Logger; classOf(file: FileDoc): Promise<ClassDoc> }
@@ -21,20 +23,14 @@ export interface CheckOptions {
 /** `retry`: a copy's device did not answer; the fid is checked again later */
 export type CheckResult = { events: FsckEvent[]; retry: boolean };
 
-/** MultipleHosts / MultipleDevices (and the zone policies, counted as hosts): is `on` enough? */
-export function policyMet(cls: ClassDoc, on: { devid: number; hostid: number }[], view: DeviceView): boolean {
-  const m = /^(?:MogileFS::ReplicationPolicy::)?(\w+)\(\s*(\d*)\s*\)$/.exec(cls.replpolicy || "MultipleHosts()");
-  const n = m && m[2] ? Number(m[2]) : 0;
-  const min = n > 0 ? n : cls.mindevcount;
-  if (on.length === 0) return false;
-  if (min <= 1) return true;
-  const live = [...view.devices.values()].filter((d) => d.status !== "dead");
-  if (m?.[1] === "MultipleDevices") return on.length >= Math.min(min, live.length);
-  const hosts = new Set(on.map((p) => p.hostid));
-  const liveHosts = new Set(live.filter((d) => d.status === "alive" && view.hosts.get(d.hostid)?.status === "alive").map((d) => d.hostid));
-  if (hosts.size >= min) return true;
-  // every host that could hold a copy has one, and there are enough copies
-  return on.length >= min && [...liveHosts].every((h) => hosts.has(h));
+/**
+ * Does the class policy hold for copies on `devids`? The replicator's own answer (same placement,
+ * zones and all): met when it would do nothing or only drop a surplus copy.
+ */
+export function policyMet(cls: ClassDoc, devids: number[], size: number, view: DeviceView): boolean {
+  const { min, policy } = ruleOf(cls);
+  const answer = decide({ policy, min, ...placement(view, devids, size) });
+  return answer.kind === "satisfied" || answer.kind === "too_many";
 }
 
 type CopyState = "good" | "missing" | "badlen" | "badsum" | "unreachable" | "dead";
@@ -43,13 +39,9 @@ export async function checkFile(d: CheckDeps, file: FileDoc, o: CheckOptions): P
   const events: FsckEvent[] = [];
   const ev = (evcode: FsckEvcode, devid?: number) => events.push(devid === undefined ? { fid: file.fid, evcode } : { fid: file.fid, evcode, devid });
   const cls = await d.classOf(file);
-  const placed = (devids: number[]) => devids
-    .map((devid) => ({ devid, row: d.devices.row(devid) }))
-    .filter((x) => x.row && x.row.dev.status !== "dead")
-    .map((x) => ({ devid: x.devid, hostid: x.row!.dev.hostid }));
 
   if (file.devids.length === 0) ev("NOPA");
-  else if (!policyMet(cls, placed(file.devids), d.devices)) ev("POVI");
+  else if (!policyMet(cls, file.devids, file.length, d.devices)) ev("POVI");
 
   const state = new Map<number, CopyState>();
   const digests = new Map<number, string>();
@@ -82,7 +74,8 @@ export async function checkFile(d: CheckDeps, file: FileDoc, o: CheckOptions): P
     const found = await search(d, file);
     if (found !== null) {
       ev("FOND", found);
-      await d.store.files.updateOne({ _id: file._id, fid: file.fid }, { $addToSet: { devids: found } });
+      // not while a deleter is clearing that device of this fid (the copy found may be what it deletes)
+      await d.store.files.updateOne({ _id: file._id, fid: file.fid, deleting: { $nin: [found] } }, { $addToSet: { devids: found } });
       good = [found];
     }
   }
@@ -95,7 +88,7 @@ export async function checkFile(d: CheckDeps, file: FileDoc, o: CheckOptions): P
   }
   const bad = file.devids.filter((x) => !good.includes(x));
   if (bad.length) await pull(d, file, bad);
-  if (!policyMet(cls, placed(good), d.devices)) {
+  if (!policyMet(cls, good, file.length, d.devices)) {
     const job: ReplicateJob = { fid: file.fid, domain: file.domain, key: file.key, reason: "fsck", ts: Date.now() };
     await d.js.publish(subjects.replicateJob, JSON.stringify(job), { msgID: `repl-${file.fid}-fsck-${Date.now()}` });
     ev("REPL");
@@ -122,8 +115,12 @@ function reconcileChecksums(file: FileDoc, alg: string, cls: ClassDoc, digests: 
   return [...digests.values()][0];
 }
 
+/** Forget copies that are missing or bad; the bytes of bad ones go too (the deleter re-checks first). */
 async function pull(d: CheckDeps, file: FileDoc, devids: number[]) {
-  for (const devid of devids) await d.store.files.updateOne({ _id: file._id, fid: file.fid }, { $pull: { devids: devid } });
+  for (const devid of devids) {
+    const res = await d.store.files.updateOne({ _id: file._id, fid: file.fid }, { $pull: { devids: devid } });
+    if (res.modifiedCount > 0 && d.devices.row(devid)?.dev.status !== "dead") await deleteCopy(d, file.fid, devid, "orphan-replica");
+  }
   d.nc.publish(subjects.fileChanged, JSON.stringify({ domain: file.domain, key: file.key, fid: file.fid }));
 }
 
@@ -135,18 +132,4 @@ async function search(d: CheckDeps, file: FileDoc): Promise<number | null> {
     if (len === file.length) return devid;
   }
   return null;
-}
-
-/** Class rows (the implicit default class included), cached for a few seconds. */
-export function classCache(store: Store): (file: FileDoc) => Promise<ClassDoc> {
-  const cache = new Map<string, { row: ClassDoc; at: number }>();
-  return async (file) => {
-    const id = classId(file.domain, file.class || "default");
-    const hit = cache.get(id);
-    if (hit && Date.now() - hit.at < 5_000) return hit.row;
-    const row = (await store.classes.findOne({ _id: id })) ??
-      { _id: id, domain: file.domain, class: file.class || "default", mindevcount: 2, replpolicy: "MultipleHosts()", hashtype: "NONE" };
-    cache.set(id, { row, at: Date.now() });
-    return row;
-  };
 }

@@ -9,11 +9,12 @@ import { stoppedSignal, sleep, type ActorContext, type ActorSpec } from "../runt
 import { DeviceView } from "../runtime/devices.ts";
 import { Lease } from "../runtime/lease.ts";
 import { nextId, type FileDoc } from "../runtime/mongo.ts";
-import { checkFile, classCache, type CheckDeps, type FsckEvent } from "./check.ts";
+import { checkFile, type CheckDeps, type FsckEvent } from "./check.ts";
+import { ClassCache, DEFAULT_HASHTYPE } from "../domain/classes.ts";
 import { moveCopy, type MoveDeps } from "./move.ts";
-import { parsePolicy } from "./policy.ts";
-import { deviceInfo, filesOn, plan } from "./rebalance.ts";
-import { tasks, fsckState, rebalanceState, nowSec, type FsckState, type Tasks } from "./state.ts";
+import { parsePolicy } from "../domain/rebalance_policy.ts";
+import { deviceInfo, filesOn, plan } from "../domain/rebalance.ts";
+import { tasks, fsckState, rebalanceState, nowSec, type FsckState, type Tasks } from "../domain/tasks.ts";
 import { FidWalker, walkMode } from "./walk.ts";
 
 const Config = z.object({
@@ -49,7 +50,8 @@ export async function start(ctx: ActorContext) {
   const devices = new DeviceView(store, log);
   await devices.start(ctx.nc);
   const js = jetstream(ctx.nc);
-  const deps: CheckDeps & MoveDeps = { store, devices, nc: ctx.nc, js, log, classOf: classCache(store) };
+  const classes = new ClassCache(store);
+  const deps: CheckDeps & MoveDeps = { store, devices, nc: ctx.nc, js, log, classOf: (file) => classes.forFile(file) };
   const lease = await Lease.open(ctx.nc, "fsck", ctx.instance, log);
   lease.start();
   const walker = new FidWalker(store, await walkMode(store, cfg.MOGILE_FSCK_WALK));
@@ -88,7 +90,7 @@ export async function start(ctx: ActorContext) {
     if (mode === "off") return null;
     if (mode) return mode;
     const cls = await deps.classOf(file);
-    return cls.hashtype && cls.hashtype !== "NONE" ? cls.hashtype : null;
+    return cls.hashtype && cls.hashtype !== DEFAULT_HASHTYPE ? cls.hashtype : null;
   }
 
   async function fsckStep(): Promise<boolean> {

@@ -7,10 +7,16 @@ import { subjects } from "../../protocol/subjects.ts";
 import type { DeleteJob, StorageFetch } from "../../protocol/schemas.ts";
 import { httpRequest, readText } from "../../protocol/http.ts";
 import type { DeviceView } from "../runtime/devices.ts";
-import type { FileDoc, Store } from "../runtime/mongo.ts";
+import type { ClassDoc, FileDoc, Store } from "../runtime/mongo.ts";
 import type { Logger } from "../runtime/log.ts";
+import { ruleOf } from "../domain/classes.ts";
+import { meets, placement } from "../domain/policy.ts";
 
-export interface MoveDeps { store: Store; devices: DeviceView; nc: NatsConnection; js: JetStreamClient; log: Logger }
+export interface MoveDeps {
+  store: Store; devices: DeviceView; nc: NatsConnection; js: JetStreamClient; log: Logger;
+  /** the class a file lives by (the shared class cache) */
+  classOf(file: FileDoc): Promise<ClassDoc>;
+}
 
 export type MoveResult = { ok: true; length: number } | { ok: false; reason: string; gone?: boolean };
 
@@ -68,20 +74,39 @@ export async function moveCopy(d: MoveDeps, fileId: string, fid: number, from: n
       return { ok: false, reason: `copy on device ${to} has checksum ${got}, expected ${file.checksum}` };
     }
   }
-  // record first: until the $pull below, the file simply has one copy more than it needs
-  const res = await d.store.files.updateOne({ _id: file._id, fid }, { $addToSet: { devids: to } });
+  // record first: until the $pull below, the file simply has one copy more than it needs. Not
+  // while a deleter is removing an older copy of this fid from `to` (it could delete ours)
+  const res = await d.store.files.updateOne({ _id: file._id, fid, deleting: { $nin: [to] } }, { $addToSet: { devids: to } });
   if (res.matchedCount === 0) {
     await deleteCopy(d, fid, to, "orphan-replica");
+    const now = await d.store.files.findOne({ _id: file._id, fid });
+    if (now) return { ok: false, reason: `device ${to} is being cleared of an older copy of fid ${fid}` };
     return { ok: false, reason: "file deleted or replaced during the copy", gone: true };
   }
   return forget(d, file, from, to, reason);
 }
 
+/**
+ * Forget the old copy, atomically against everything else that changes the file's copies (a
+ * surplus drop, another move, fsck): only from the revision we checked, and only if the copies
+ * left still meet the class policy — a move never takes a file below its policy.
+ */
 async function forget(d: MoveDeps, file: FileDoc, from: number, to: number, reason: "drain" | "rebalance"): Promise<MoveResult> {
-  // only while the new copy is recorded: a move never lowers the number of copies
-  const res = await d.store.files.updateOne({ _id: file._id, fid: file.fid, devids: to }, { $pull: { devids: from } });
-  if (res.matchedCount === 0) return { ok: false, reason: "file changed during the move", gone: true };
-  d.nc.publish(subjects.fileChanged, JSON.stringify({ domain: file.domain, key: file.key, fid: file.fid }));
-  await deleteCopy(d, file.fid, from, reason);
-  return { ok: true, length: file.length };
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const now = (await d.store.files.findOne({ _id: file._id, fid: file.fid })) as (FileDoc & { _rev?: number }) | null;
+    if (!now) return { ok: false, reason: "file deleted or replaced during the move", gone: true };
+    if (!now.devids.includes(to)) return { ok: false, reason: `the new copy on device ${to} was dropped meanwhile` };
+    if (!now.devids.includes(from)) return { ok: true, length: file.length }; // forgotten already (a surplus drop)
+    const rest = now.devids.filter((x) => x !== from);
+    const rule = ruleOf(await d.classOf(now));
+    const { on, live } = placement(d.devices, rest, now.length);
+    const zones = new Set([...live, ...on].map((p) => p.zone ?? "")).size;
+    if (!meets(rule.policy, on, rule.min, zones)) return { ok: false, reason: `forgetting device ${from} would leave fid ${file.fid} below its policy` };
+    const res = await d.store.files.updateOne({ _id: now._id, fid: now.fid, _rev: now._rev ?? { $exists: false } } as Parameters<typeof d.store.files.updateOne>[0], { $pull: { devids: from } });
+    if (res.matchedCount === 0) continue; // changed since we looked: look again
+    d.nc.publish(subjects.fileChanged, JSON.stringify({ domain: file.domain, key: file.key, fid: file.fid }));
+    await deleteCopy(d, file.fid, from, reason);
+    return { ok: true, length: file.length };
+  }
+  return { ok: false, reason: `fid ${file.fid} kept changing during the move` };
 }

@@ -4,6 +4,7 @@
 // collection: we probe fids one by one (an indexed equality each) and use a range query only to
 // jump over long gaps.
 import type { FileDoc, Store } from "../runtime/mongo.ts";
+import { classNameOf } from "../domain/classes.ts";
 
 export type WalkMode = "range" | "probe";
 export interface Scope { domain: string | null; class: string | null }
@@ -15,7 +16,7 @@ export async function walkMode(store: Store, forced?: string): Promise<WalkMode>
   return "ferretdbVersion" in info ? "probe" : "range";
 }
 
-const inScope = (f: FileDoc, s: Scope) => (s.domain === null || f.domain === s.domain) && (s.class === null || (f.class || "default") === s.class);
+const inScope = (f: FileDoc, s: Scope) => (s.domain === null || f.domain === s.domain) && (s.class === null || classNameOf(f.class) === s.class);
 
 export class FidWalker {
   private emptyWindows = 0;

@@ -4,7 +4,8 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import { subjects } from "../../protocol/subjects.ts";
 import type { DeleteJob, ReplicateJob } from "../../protocol/schemas.ts";
 import { MogileError } from "../../protocol/errors.ts";
-import { classId, fileId, type Store, type ClassDoc } from "../runtime/mongo.ts";
+import { fileId, type Store, type ClassDoc } from "../runtime/mongo.ts";
+import { ClassCache, classNameOf } from "../domain/classes.ts";
 import type { Counters, FidAllocator } from "../runtime/counters.ts";
 import type { DeviceView } from "../runtime/devices.ts";
 import type { Logger } from "../runtime/log.ts";
@@ -31,12 +32,12 @@ export interface QueryContext {
 
 /**
  * Cache of domains and classes. Domains are cached positive-only (a miss always asks the
- * database); class rows, including the implicit default class, for a few seconds.
+ * database); class rows, including the implicit default class, through the shared class cache.
  */
 export class NameCache {
   private domains = new Set<string>();
-  private classes = new Map<string, { row: ClassDoc; at: number }>();
-  constructor(private readonly store: Store, private readonly classTtlMs = 5_000) {}
+  private classes: ClassCache;
+  constructor(private readonly store: Store, classTtlMs = 5_000) { this.classes = new ClassCache(store, classTtlMs); }
 
   async requireDomain(domain: string): Promise<void> {
     if (this.domains.has(domain)) return;
@@ -46,18 +47,12 @@ export class NameCache {
 
   /** The class row; `default` (or no class) is implicit with mindevcount 2 unless a row overrides it. */
   async getClass(domain: string, cls: string | undefined): Promise<ClassDoc> {
-    const name = cls || "default";
-    const id = classId(domain, name);
-    const hit = this.classes.get(id);
-    if (hit && Date.now() - hit.at < this.classTtlMs) return hit.row;
-    let row = await this.store.classes.findOne({ _id: id });
-    if (!row && name === "default") row = { _id: id, domain, class: "default", mindevcount: 2, replpolicy: "MultipleHosts()", hashtype: "NONE" };
-    if (!row) throw new MogileError("unreg_class", `class ${name} is not registered in domain ${domain}`);
-    this.classes.set(id, { row, at: Date.now() });
+    const row = await this.classes.find(domain, cls);
+    if (!row) throw new MogileError("unreg_class", `class ${classNameOf(cls)} is not registered in domain ${domain}`);
     return row;
   }
 
-  forget(): void { this.domains.clear(); this.classes.clear(); }
+  forget(): void { this.domains.clear(); this.classes.forget(); }
 }
 
 export function makeEnqueuers(js: JetStreamClient, nc: NatsConnection, cache: PathCache) {

@@ -7,9 +7,10 @@ import { ReplicateJob, type StorageFetch } from "../../protocol/schemas.ts";
 import { actorConfig } from "../runtime/config.ts";
 import { sleep, type ActorContext, type ActorSpec } from "../runtime/actor.ts";
 import type { DeviceView } from "../runtime/devices.ts";
-import { classId, fileId, type FileDoc, type Store } from "../runtime/mongo.ts";
+import { fileId, type FileDoc, type Store } from "../runtime/mongo.ts";
 import { startJobActor, retryScheduleEnv, ack, retry, fatal, type Outcome } from "../runtime/jobs.ts";
-import { decide, parsePolicy, policyMin, type Placed, type ReplPolicy } from "./policy.ts";
+import { decide, placement } from "../domain/policy.ts";
+import { ClassCache, DEFAULT_HASHTYPE, ruleOf } from "../domain/classes.ts";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "../runtime/log.ts";
@@ -28,42 +29,20 @@ const RETRY_MS = [1_000, 5_000, 15_000, 60_000, 300_000, 900_000, 1_800_000];
 /** how long a fid may be missing right after create_close queued it (it is linked just after) */
 const LINK_GRACE_MS = 60_000;
 
-interface Deps { store: Store; devices: DeviceView; nc: NatsConnection; js: JetStreamClient; log: Logger }
-
-/** What the replicator needs of a class: how many copies, how spread, which digest. */
-interface ClassRule { min: number; policy: ReplPolicy; hashtype: string }
-const classCache = new Map<string, { rule: ClassRule; at: number }>();
-/** the file's class rule, cached for a few seconds (classes change rarely; jobs are many) */
-async function classRule(store: Store, file: FileDoc): Promise<ClassRule> {
-  const id = classId(file.domain, file.class);
-  const hit = classCache.get(id);
-  if (hit && Date.now() - hit.at < 5_000) return hit.rule;
-  const row = await store.classes.findOne({ _id: id });
-  const policy = parsePolicy(row?.replpolicy);
-  // no row: the implicit default class (mindevcount 2), or a class deleted since
-  const rule = { min: policyMin(policy, row?.mindevcount ?? 2), policy, hashtype: row?.hashtype ?? "NONE" };
-  classCache.set(id, { rule, at: Date.now() });
-  return rule;
-}
+interface Deps { store: Store; devices: DeviceView; nc: NatsConnection; js: JetStreamClient; log: Logger; classes: ClassCache }
 
 async function findFile(store: Store, job: ReplicateJob, attempt: number): Promise<FileDoc | null> {
   if (attempt === 1 && job.domain !== undefined && job.key !== undefined && job.class !== undefined && job.length !== undefined && job.devids) {
     // first delivery of a create_close job: the job says what was linked; the copy is recorded
-    // with a compare on (key, fid), so a file deleted or replaced meanwhile only costs an orphan copy
+    // with a compare on the fid, so a file deleted or replaced meanwhile only costs an orphan copy
     return { _id: fileId(job.domain, job.key), fid: job.fid, domain: job.domain, key: job.key, class: job.class, length: job.length, devids: job.devids, checksum: job.checksum ?? null, createdAt: new Date(0) };
   }
+  // jobs address the fid; the key is only a hint (a rename moves the fid to another key)
   if (job.domain !== undefined && job.key !== undefined) {
     const doc = await store.files.findOne({ _id: fileId(job.domain, job.key) });
-    return doc && doc.fid === job.fid ? doc : null;
+    if (doc && doc.fid === job.fid) return doc;
   }
   return store.files.findOne({ fid: job.fid });
-}
-
-/** A device with its host and zone, for the policies. */
-function placed(d: DeviceView, devid: number): Placed | null {
-  const r = d.row(devid);
-  if (!r) return null;
-  return { devid, hostid: r.dev.hostid, zone: r.host.zone ?? "", readable: d.readable(devid) };
 }
 
 export async function replicate(d: Deps, job: ReplicateJob, attempt = 1): Promise<Outcome> {
@@ -72,7 +51,8 @@ export async function replicate(d: Deps, job: ReplicateJob, attempt = 1): Promis
     if (job.ts && Date.now() - job.ts < LINK_GRACE_MS) return retry(`fid ${job.fid} not linked yet`);
     return ack; // deleted or replaced meanwhile: nothing to do
   }
-  const rule = await classRule(d.store, file);
+  // a class deleted since the file was written: the domain's default class rule
+  const rule = ruleOf(await d.classes.forFile(file));
   const failedDevs = new Set<number>();
   let devids = [...file.devids];
   for (let round = 0; round < rule.min + 2; round++) {
@@ -80,17 +60,7 @@ export async function replicate(d: Deps, job: ReplicateJob, attempt = 1): Promis
     // not evidence of loss: wait for the device view rather than give up
     const unknown = devids.filter((devid) => !d.devices.row(devid));
     if (devids.length > 0 && unknown.length === devids.length) return retry(`devices ${unknown.join(",")} are unknown here`);
-    const on = devids.map((devid) => placed(d.devices, devid)).filter((p): p is Placed => p !== null && d.devices.row(p.devid)!.dev.status !== "dead");
-    const writable: Placed[] = [];
-    const live: Placed[] = [];
-    for (const [devid, dev] of d.devices.devices) {
-      const p = placed(d.devices, devid);
-      if (!p) continue;
-      if (!failedDevs.has(devid) && d.devices.writable(devid, file.length)) writable.push(p);
-      // MogileFS counts hosts with an alive device (TH): a host an operator set down is expected back
-      const hostStatus = d.devices.hosts.get(dev.hostid)?.status;
-      if (dev.status === "alive" && hostStatus !== undefined && hostStatus !== "dead") live.push(p);
-    }
+    const { on, writable, live } = placement(d.devices, devids, file.length, failedDevs);
     const answer = decide({ policy: rule.policy, on, min: rule.min, writable, live });
     if (answer.kind === "satisfied") return ack;
     if (answer.kind === "no_source") return fatal(`fid ${file.fid} has no copy on a live device`);
@@ -118,14 +88,22 @@ export async function replicate(d: Deps, job: ReplicateJob, attempt = 1): Promis
     }
     const recorded = await recordCopy(d, file, dest, job);
     // deleted or replaced while we copied: our copy is garbage
-    if (recorded === "gone") return orphan(d, file.fid, dest);
-    if (recorded === "not_yet") {
+    if (recorded.kind === "gone") return orphan(d, file.fid, dest);
+    if (recorded.kind === "fenced") {
+      // a deleter is removing an older copy of this fid from that device: go elsewhere (and make
+      // sure our bytes there go too, whether its delete came before or after our copy)
+      await orphan(d, file.fid, dest);
+      failedDevs.add(dest);
+      continue;
+    }
+    if (recorded.kind === "not_yet") {
       // the next delivery starts from the database; this copy is unrecorded, so it goes (the
       // deleter re-checks the record first, in case a later copy lands on the same device)
       await orphan(d, file.fid, dest);
       return retry(`fid ${file.fid} not linked yet`);
     }
-    if (res.digest && !file.checksum && rule.hashtype !== "NONE" && res.digest.startsWith(`${rule.hashtype}:`)) {
+    file = { ...file, _id: recorded.id };
+    if (res.digest && !file.checksum && rule.hashtype !== DEFAULT_HASHTYPE && res.digest.startsWith(`${rule.hashtype}:`)) {
       // MogileFS: a class with a hashtype and no stored checksum keeps the first copy's digest
       await d.store.files.updateOne({ _id: file._id, fid: file.fid, checksum: null }, { $set: { checksum: res.digest } });
       file = { ...file, checksum: res.digest };
@@ -154,22 +132,35 @@ async function dropSurplus(d: Deps, file: FileDoc, devids: number[], devid: numb
   return true;
 }
 
+type Recorded = { kind: "ok"; id: string } | { kind: "gone" } | { kind: "not_yet" } | { kind: "fenced" };
+
 /**
- * Add the copy to the file's locations, compared on (key, fid). create_close queues the job just
- * before it links the key, so a young job may find nothing to update yet: wait a moment, then
- * retry the job later rather than throw the copy away.
+ * Add the copy to the file's locations, compared on the fid, under whichever key names the fid
+ * now (a rename moves it). Refused while a deleter is removing this fid's bytes from `dest`
+ * ("fenced": our copy may be what it deletes). create_close queues the job just before it links
+ * the key, so a young job may find nothing yet: wait a moment, then retry the job later.
  */
-async function recordCopy(d: Deps, file: FileDoc, dest: number, job: ReplicateJob): Promise<"ok" | "gone" | "not_yet"> {
-  for (let wait = 20; ; wait *= 2) {
-    const res = await d.store.files.updateOne({ _id: file._id, fid: file.fid }, { $addToSet: { devids: dest } });
-    if (res.matchedCount > 0) return "ok";
+async function recordCopy(d: Deps, file: FileDoc, dest: number, job: ReplicateJob): Promise<Recorded> {
+  let id = file._id;
+  let wait = 20;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const res = await d.store.files.updateOne({ _id: id, fid: file.fid, deleting: { $nin: [dest] } }, { $addToSet: { devids: dest } });
+    if (res.matchedCount > 0) return { kind: "ok", id };
+    const doc = (await d.store.files.findOne({ _id: id, fid: file.fid })) ?? (await d.store.files.findOne({ fid: file.fid }));
+    if (doc) {
+      if (doc.deleting?.includes(dest)) return { kind: "fenced" };
+      id = doc._id; // renamed meanwhile: record it under the key that names the fid now
+      continue;
+    }
     const young = job.ts !== undefined && Date.now() - job.ts < LINK_GRACE_MS;
-    if (!young) return "gone";
-    const doc = await d.store.files.findOne({ _id: file._id }, { projection: { fid: 1 } });
-    if (doc && doc.fid !== file.fid) return "gone"; // replaced by a newer version
-    if (wait > 400) return "not_yet";
+    if (!young) return { kind: "gone" };
+    const named = await d.store.files.findOne({ _id: id }, { projection: { fid: 1 } });
+    if (named && named.fid !== file.fid) return { kind: "gone" }; // replaced by a newer version
+    if (wait > 400) return { kind: "not_yet" };
     await sleep(wait);
+    wait *= 2;
   }
+  return { kind: "not_yet" };
 }
 
 async function orphan(d: Deps, fid: number, devid: number): Promise<Outcome> {
@@ -194,7 +185,7 @@ interface CopyResult {
 async function copy(d: Deps, file: FileDoc, sources: number[], dest: number, hashtype: string): Promise<CopyResult> {
   const row = d.devices.row(dest);
   if (!row) return { err: `device ${dest} unknown`, stored: false };
-  const hashed = hashtype !== "NONE";
+  const hashed = hashtype !== DEFAULT_HASHTYPE;
   const expect = hashed && file.checksum?.startsWith(`${hashtype}:`) ? file.checksum : undefined;
   let last: CopyResult = { err: "no source", stored: false };
   let tried = 0;
@@ -234,6 +225,7 @@ async function copy(d: Deps, file: FileDoc, sources: number[], dest: number, has
 export async function start(ctx: ActorContext) {
   const cfg = actorConfig(Config);
   const js = jetstream(ctx.nc);
+  const classes = new ClassCache(ctx.store!);
   return startJobActor(ctx, {
     stream: streams.replicate, consumer: consumers.replicator, kind: "replicate",
     concurrency: cfg.MOGILE_REPLICATOR_CONCURRENCY,
@@ -241,7 +233,7 @@ export async function start(ctx: ActorContext) {
     retryScheduleMs: cfg.MOGILE_REPLICATOR_RETRY_MS ?? RETRY_MS,
     parse: (data) => ReplicateJob.parse(JSON.parse(new TextDecoder().decode(data))),
     fid: (j) => j.fid,
-    handle: (job, attempt, devices) => replicate({ store: ctx.store!, devices, nc: ctx.nc, js, log: ctx.log }, job, attempt),
+    handle: (job, attempt, devices) => replicate({ store: ctx.store!, devices, nc: ctx.nc, js, log: ctx.log, classes }, job, attempt),
   });
 }
 

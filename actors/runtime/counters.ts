@@ -57,6 +57,11 @@ export class Counters {
   }
 }
 
+/** the largest fid mogile hands out (2^48: far beyond any cluster, far below 2^53) */
+export const MAX_FID = 2 ** 48;
+/** how far above the fids handed out so far an explicit fid may be */
+export const MAX_FID_JUMP = 2 ** 32;
+
 /** Fids in blocks per query actor (one compare-and-set per block), so allocation is memory-speed. */
 export class FidAllocator {
   private next = 0;
@@ -78,9 +83,14 @@ export class FidAllocator {
     this.end = to;
   }
 
-  /** Claim an explicit fid: only above every fid handed out so far (blocks included); else null. */
+  /**
+   * Claim an explicit fid: only above every fid handed out so far (blocks included), and at most
+   * MAX_FID_JUMP above them (a hint near 2^53 would otherwise move the counter where every later
+   * fid is out of range, for good); else null.
+   */
   async claim(fid: number): Promise<number | null> {
-    const [before, after] = await this.counters.advance("fid.next", (n) => (fid >= n ? fid + 1 : null));
+    if (!Number.isSafeInteger(fid) || fid > MAX_FID) return null;
+    const [before, after] = await this.counters.advance("fid.next", (n) => (fid >= n && fid - n <= MAX_FID_JUMP ? fid + 1 : null));
     return after > before ? fid : null;
   }
 }

@@ -17,6 +17,11 @@ export interface FileDoc {
   _id: string; fid: number; domain: string; key: string; class: string; length: number; devids: number[]; createdAt: Date;
   /** `ALG:hex`, stored when it matches the class hashtype */
   checksum?: string | null;
+  /**
+   * devices whose copy of this fid a deleter is removing right now (an unrecorded or forgotten
+   * copy): no copy on them may be recorded until the deleter is done (see actors/deleter)
+   */
+  deleting?: number[];
 }
 export interface HostDoc {
   _id: number; hostname: string; ip: string; port: number; status: HostStateName;
@@ -89,9 +94,8 @@ export async function openStore(url: string, dbName: string, log: Logger, opts: 
   if (opts.indexes !== false) await ensureIndexes(store);
   if (guarded) {
     // rows of documents deleted by a process that died before removing them
-    for (const c of [store.domains, store.classes, store.files, store.hosts, store.devices, store.settings, store.deadletters]) {
-      c.sweepDeleted().catch((err) => log.warn("could not sweep deleted documents", { collection: c.collectionName, err }));
-    }
+    await Promise.all([store.domains, store.classes, store.files, store.hosts, store.devices, store.settings, store.deadletters].map((c) =>
+      c.sweepDeleted().catch((err) => log.warn("could not sweep deleted documents", { collection: c.collectionName, err }))));
   }
   return store;
 }

@@ -8,7 +8,7 @@ import { headLength } from "../../../protocol/http.ts";
 import { fileId } from "../../runtime/mongo.ts";
 import { releaseFid } from "./util.ts";
 import { httpRequest, readText } from "../../../protocol/http.ts";
-import { parsePolicy, policyMin } from "../../replicator/policy.ts";
+import { parsePolicy, policyMin } from "../../domain/policy.ts";
 import { waitForCopies } from "./durable_wait.ts";
 
 /** `ALG:hex` compared case-insensitively in the hex, exactly in the algorithm name */
@@ -30,8 +30,13 @@ export async function createClose(ctx: QueryContext, a: Parsed<"create_close">):
   try { pathname = new URL(a.path).pathname; } catch { throw new MogileError("bogus_args", `path ${a.path} is not a URL`); }
   if (pathname !== fidPath(a.devid, a.fid)) throw new MogileError("bogus_args", `path ${a.path} is not fid ${a.fid} on device ${a.devid}`);
 
+  // a close naming another domain is refused before anything is taken: it must not discard
+  // someone else's open upload
+  const open = await ctx.uploads.peek(a.fid);
+  if (!open) throw new MogileError("no_temp_file", `fid ${a.fid} is not an open upload (closed already, or expired)`);
+  if (open.upload.domain !== a.domain) throw new MogileError("bogus_args", `fid ${a.fid} was not opened in domain ${a.domain}`);
   // taking the upload record is the atomic step: a second close (or the reaper) finds nothing
-  const upload = await ctx.uploads.take(a.fid);
+  const upload = await ctx.uploads.take(a.fid, open.revision);
   if (!upload) throw new MogileError("no_temp_file", `fid ${a.fid} is not an open upload (closed already, or expired)`);
 
   // from here on every refusal discards the upload's bytes
@@ -39,7 +44,6 @@ export async function createClose(ctx: QueryContext, a: Parsed<"create_close">):
     await ctx.enqueueDelete({ fid: a.fid, devids: upload.devids, reason: "discard" });
     throw err;
   };
-  if (upload.domain !== a.domain) await discard(new MogileError("bogus_args", `fid ${a.fid} was opened in domain ${upload.domain}`));
   if (!upload.devids.includes(a.devid)) {
     await discard(new MogileError("invalid_destdev", `File uploaded to invalid dest ${a.devid}. Valid devices were: ${upload.devids.join(", ")}`));
   }

@@ -2,6 +2,7 @@
 import type { QueryContext } from "../context.ts";
 import type { Parsed, Reply } from "../../../protocol/schemas.ts";
 import { MogileError } from "../../../protocol/errors.ts";
+import { MAX_FID, MAX_FID_JUMP } from "../../runtime/counters.ts";
 
 export async function createOpen(ctx: QueryContext, a: Parsed<"create_open">): Promise<Reply<"create_open">> {
   await ctx.names.requireDomain(a.domain);
@@ -25,6 +26,9 @@ export async function createOpen(ctx: QueryContext, a: Parsed<"create_open">): P
  */
 async function claimFid(ctx: QueryContext, fid: number): Promise<number> {
   const got = await ctx.fids.claim(fid);
-  if (got === null) throw new MogileError("fid_in_use", `fid ${fid} is or may be in use`);
+  if (got === null) {
+    if (fid > MAX_FID) throw new MogileError("bogus_args", `fid ${fid} is above the largest fid (${MAX_FID})`);
+    throw new MogileError("fid_in_use", `fid ${fid} is or may be in use (or more than ${MAX_FID_JUMP} above the fids handed out so far)`);
+  }
   return got;
 }

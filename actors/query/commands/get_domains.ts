@@ -1,6 +1,7 @@
 // get_domains: every domain with its classes (the implicit default class included).
 import type { QueryContext } from "../context.ts";
 import type { ClassInfo, Parsed, Reply } from "../../../protocol/schemas.ts";
+import { DEFAULT_CLASS, defaultClassRow } from "../../domain/classes.ts";
 
 export async function getDomains(ctx: QueryContext, _a: Parsed<"get_domains">): Promise<Reply<"get_domains">> {
   const [domains, classes] = await Promise.all([ctx.store.domains.find().sort({ _id: 1 }).toArray(), ctx.store.classes.find().toArray()]);
@@ -11,7 +12,10 @@ export async function getDomains(ctx: QueryContext, _a: Parsed<"get_domains">): 
         class: c.class, mindevcount: c.mindevcount, replpolicy: c.replpolicy, hashtype: c.hashtype,
         ...((c.durable_copies ?? 1) > 1 ? { durable_copies: c.durable_copies } : {}),
       }));
-      if (!own.some((c) => c.class === "default")) list.unshift({ class: "default", mindevcount: 2, replpolicy: "MultipleHosts()", hashtype: "NONE" });
+      if (!own.some((c) => c.class === DEFAULT_CLASS)) {
+        const { class: name, mindevcount, replpolicy, hashtype } = defaultClassRow(d._id);
+        list.unshift({ class: name, mindevcount, replpolicy, hashtype });
+      }
       return { domain: d._id, classes: list };
     }),
   };

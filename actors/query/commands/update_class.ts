@@ -1,24 +1,23 @@
 // update_class: change a class's mindevcount (and policy / hash type / durable copies when given).
 import type { QueryContext } from "../context.ts";
-import type { Parsed, Reply } from "../../../protocol/schemas.ts";
+import { DEFAULT_REPL_POLICY, type Parsed, type Reply } from "../../../protocol/schemas.ts";
 import { MogileError } from "../../../protocol/errors.ts";
 import { classId } from "../../runtime/mongo.ts";
+import { DEFAULT_CLASS, defaultClassRow } from "../../domain/classes.ts";
 import { namesChanged, requireDomainRow } from "./util.ts";
 
 export async function updateClass(ctx: QueryContext, a: Parsed<"update_class">): Promise<Reply<"update_class">> {
   await requireDomainRow(ctx, a.domain);
   const id = classId(a.domain, a.class);
   const set: Record<string, unknown> = { mindevcount: a.mindevcount };
-  if (a.replpolicy !== undefined) set.replpolicy = a.replpolicy || "MultipleHosts()";
+  if (a.replpolicy !== undefined) set.replpolicy = a.replpolicy || DEFAULT_REPL_POLICY;
   if (a.hashtype !== undefined) set.hashtype = a.hashtype;
   if (a.durable_copies !== undefined) set.durable_copies = a.durable_copies;
-  if (a.class === "default") {
-    // the implicit default class gets a row the first time it is changed
-    await ctx.store.classes.updateOne(
-      { _id: id },
-      { $set: set, $setOnInsert: { domain: a.domain, class: "default", ...(a.replpolicy === undefined ? { replpolicy: "MultipleHosts()" } : {}), ...(a.hashtype === undefined ? { hashtype: "NONE" } : {}) } },
-      { upsert: true },
-    );
+  if (a.class === DEFAULT_CLASS) {
+    // the implicit default class gets a row the first time it is changed: what is not set keeps its implicit value
+    const { _id, mindevcount, ...implicit } = defaultClassRow(a.domain);
+    const onInsert = Object.fromEntries(Object.entries(implicit).filter(([k]) => !(k in set)));
+    await ctx.store.classes.updateOne({ _id: id }, { $set: set, $setOnInsert: onInsert }, { upsert: true });
   } else {
     const r = await ctx.store.classes.updateOne({ _id: id }, { $set: set });
     if (r.matchedCount === 0) throw new MogileError("class_not_found", `class ${a.class} not found in ${a.domain}`);

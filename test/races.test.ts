@@ -1,0 +1,142 @@
+// Integration (issue 7): operations racing on one file never lose an acknowledged file, never
+// leave one below its policy, and never leave a key naming bytes that are gone.
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { randomBytes, createHash } from "node:crypto";
+import { startTestCluster, type TestCluster } from "./helpers/cluster.ts";
+import { until, readAll } from "./helpers/until.ts";
+import { MogileError } from "../protocol/errors.ts";
+import { httpRequest } from "../protocol/http.ts";
+
+const t = suite<{ tc: TestCluster }>("races");
+const D = "races";
+
+t.before(async (ctx) => {
+  ctx.tc = await startTestCluster("races", { counts: { replicator: 2, deleter: 2 }, env: { MOGILE_FSCK_IDLE_MS: "500" } });
+  await ctx.tc.client.createDomain(D);
+  await ctx.tc.client.createClass(D, "two", 2);
+  await ctx.tc.client.createClass(D, "three", 3);
+});
+t.after(async (ctx) => { await ctx.tc?.stop(); });
+
+const md5 = (b: Buffer) => createHash("md5").update(b).digest("hex");
+const outcome = async (p: Promise<unknown>) => { try { await p; return "ok"; } catch (e) { return e instanceof MogileError ? e.code : String(e); } };
+const infoOf = (tc: TestCluster, key: string) => tc.client.fileInfo(D, key).catch(() => null);
+const hostsOf = (tc: TestCluster, devids: number[]) => new Set(devids.map((d) => tc.cluster.storage.find((s) => s.devids.includes(d))!.host)).size;
+
+/** Every copy get_paths names answers with the file's bytes (no key names missing bytes). */
+async function copiesIntact(tc: TestCluster, key: string, digest: string): Promise<string | null> {
+  const { paths } = await tc.client.getPaths(D, key, { noverify: true });
+  for (const p of paths) {
+    const res = await httpRequest(p, { method: "GET", timeoutMs: 10_000 });
+    const body = await readAll(res);
+    if (res.statusCode !== 200) return `${key}: ${p} answers ${res.statusCode}`;
+    if (md5(body) !== digest) return `${key}: ${p} holds other bytes`;
+  }
+  return null;
+}
+
+t("a file renamed right after its upload reaches its policy under the new key", async ({ tc }) => {
+  const N = 20;
+  for (let i = 0; i < N; i++) {
+    await tc.client.put(D, `up${i}`, randomBytes(4096), { class: "two" });
+    await tc.client.rename(D, `up${i}`, `renamed${i}`);
+  }
+  await until(async () => {
+    const infos = await Promise.all(Array.from({ length: N }, (_, i) => infoOf(tc, `renamed${i}`)));
+    return infos.every((f) => f && hostsOf(tc, f.devids!) >= 2);
+  }, 60_000, "every renamed file at 2 copies on 2 hosts");
+});
+
+t("a rename racing a delete of its source: either wins, never a key on deleted bytes", async ({ tc }) => {
+  const survivors: { key: string; digest: string }[] = [];
+  for (let i = 0; i < 25; i++) {
+    const body = randomBytes(4096 + i);
+    await tc.client.put(D, `rd${i}`, body, { class: "two" });
+    const [r, d] = await Promise.all([outcome(tc.client.rename(D, `rd${i}`, `rd${i}-moved`)), outcome(tc.client.delete(D, `rd${i}`))]);
+    const src = await infoOf(tc, `rd${i}`);
+    const dst = await infoOf(tc, `rd${i}-moved`);
+    assert.is(src, null, `round ${i}: the source key survived (rename ${r}, delete ${d})`);
+    // exactly one of them acted on the file
+    if (r === "ok") {
+      assert.ok(dst, `round ${i}: rename acknowledged but ${`rd${i}-moved`} is missing`);
+      assert.is(d, "unknown_key", `round ${i}: both the rename and the delete were acknowledged`);
+      survivors.push({ key: `rd${i}-moved`, digest: md5(body) });
+    } else {
+      assert.is(dst, null, `round ${i}: rename failed (${r}) but the target exists`);
+      assert.is(d, "ok");
+    }
+  }
+  // after the deleter has had time to act, every surviving key still has all its bytes
+  await until(async () => {
+    for (const s of survivors) {
+      const info = await infoOf(tc, s.key);
+      if (!info || hostsOf(tc, info.devids!) < 2) return false;
+    }
+    return true;
+  }, 60_000, "survivors at 2 copies");
+  await new Promise((r) => setTimeout(r, 3_000)); // deletes queued by the races run meanwhile
+  for (const s of survivors) assert.is(await copiesIntact(tc, s.key, s.digest), null);
+});
+
+t("an overwrite racing the previous version's replication keeps the new version at its policy", async ({ tc }) => {
+  const last = new Map<string, string>();
+  await Promise.all(Array.from({ length: 4 }, async (_, w) => {
+    for (let i = 0; i < 10; i++) {
+      const body = randomBytes(3000 + i * 10 + w);
+      await tc.client.put(D, `ow${w}`, body, { class: "two" });
+      last.set(`ow${w}`, md5(body));
+    }
+  }));
+  await until(async () => {
+    for (const key of last.keys()) {
+      const info = await infoOf(tc, key);
+      if (!info || hostsOf(tc, info.devids!) < 2 || info.devids!.length !== 2) return false;
+    }
+    return true;
+  }, 60_000, "each key's last version at exactly 2 copies");
+  await new Promise((r) => setTimeout(r, 3_000));
+  for (const [key, digest] of last) {
+    const { body } = await tc.client.get(D, key);
+    assert.is(md5(await readAll(body)), digest, `${key} holds its last acknowledged version`);
+    assert.is(await copiesIntact(tc, key, digest), null);
+  }
+});
+
+t("a drain racing surplus drops never takes a file below its policy", async ({ tc }) => {
+  const keys = Array.from({ length: 16 }, (_, i) => `dr${i}`);
+  const digests = new Map<string, string>();
+  for (const k of keys) {
+    const b = randomBytes(5000);
+    digests.set(k, md5(b));
+    await tc.client.put(D, k, b, { class: "three" });
+  }
+  await until(async () => (await Promise.all(keys.map((k) => infoOf(tc, k)))).every((f) => f && hostsOf(tc, f.devids!) >= 3), 60_000, "3 copies each");
+  // the most used device drains while every file loses a copy (class three → two: surplus drops)
+  const devices = await tc.client.getDevices();
+  const victim = [...devices].sort((a, b) => (b.mb_used ?? 0) - (a.mb_used ?? 0))[0];
+  const host = tc.cluster.storage.find((s) => s.devids.includes(victim.devid))!.host;
+  await tc.client.setState(host, victim.devid, "drain");
+  for (const k of keys) await tc.client.changeClass(D, k, "two");
+  let below: string | null = null;
+  const watch = (async () => {
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && !below) {
+      for (const k of keys) {
+        const f = await infoOf(tc, k);
+        if (f && hostsOf(tc, f.devids!) < 2) below = `${k} at ${JSON.stringify(f.devids)}`;
+      }
+      const done = (await Promise.all(keys.map((k) => infoOf(tc, k)))).every((f) => f && !f.devids!.includes(victim.devid) && f.devids!.length === 2);
+      if (done) return;
+    }
+  })();
+  await watch;
+  await tc.client.setState(host, victim.devid, "alive");
+  assert.is(below, null, `a file went below its policy: ${below}`);
+  const infos = await Promise.all(keys.map((k) => infoOf(tc, k)));
+  assert.ok(infos.every((f) => f && f.devids!.length === 2 && !f.devids!.includes(victim.devid)), "drained and at policy");
+  await new Promise((r) => setTimeout(r, 3_000));
+  for (const k of keys) assert.is(await copiesIntact(tc, k, digests.get(k)!), null);
+});
+
+t.run();
