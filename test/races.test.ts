@@ -7,12 +7,14 @@ import { startTestCluster, type TestCluster } from "./helpers/cluster.ts";
 import { until, readAll } from "./helpers/until.ts";
 import { MogileError } from "../protocol/errors.ts";
 import { httpRequest } from "../protocol/http.ts";
+import { buckets } from "../protocol/subjects.ts";
+import { Kvm } from "@nats-io/kv";
 
 const t = suite<{ tc: TestCluster }>("races");
 const D = "races";
 
 t.before(async (ctx) => {
-  ctx.tc = await startTestCluster("races", { counts: { replicator: 2, deleter: 2 }, env: { MOGILE_FSCK_IDLE_MS: "500" } });
+  ctx.tc = await startTestCluster("races", { counts: { replicator: 2, deleter: 2 }, env: { MOGILE_FSCK_IDLE_MS: "500", MOGILE_REAPER_INTERVAL_MS: "1000" } });
   await ctx.tc.client.createDomain(D);
   await ctx.tc.client.createClass(D, "two", 2);
   await ctx.tc.client.createClass(D, "three", 3);
@@ -137,6 +139,38 @@ t("a drain racing surplus drops never takes a file below its policy", async ({ t
   assert.ok(infos.every((f) => f && f.devids!.length === 2 && !f.devids!.includes(victim.devid)), "drained and at policy");
   await new Promise((r) => setTimeout(r, 3_000));
   for (const k of keys) assert.is(await copiesIntact(tc, k, digests.get(k)!), null);
+});
+
+t("an upload record that reappears after a crash does not delete the linked file", async ({ tc }) => {
+  const body = randomBytes(4096);
+  await tc.client.put(D, "reappear", body, { class: "two" });
+  const info = (await infoOf(tc, "reappear"))!;
+  // what a crash could leave behind: the upload record of a fid that was linked, already expired
+  const kv = await new Kvm(tc.client.nc).open(buckets.uploads);
+  await kv.put(`fid.${info.fid}`, JSON.stringify({ fid: info.fid, domain: D, key: "reappear", class: "two", devids: info.devids, expiresAt: Date.now() - 1000 }));
+  await until(async () => (await kv.get(`fid.${info.fid}`))?.operation !== "PUT", 30_000, "the reaper expired the record");
+  await new Promise((r) => setTimeout(r, 3_000)); // its delete job ran meanwhile
+  assert.is(await copiesIntact(tc, "reappear", md5(body)), null);
+  assert.ok((await tc.client.getPaths(D, "reappear", { noverify: true })).paths.length >= 1);
+});
+
+t("create_close naming another domain is refused and the upload stays open", async ({ tc }) => {
+  await tc.client.createDomain("other");
+  const open = await tc.client.rpc("create_open", { domain: D, key: "mine", class: "two" });
+  await httpRequest(open.path, { method: "PUT", body: randomBytes(1000), timeoutMs: 10_000 }).then((r) => r.resume());
+  const wrong = await outcome(tc.client.rpc("create_close", { domain: "other", fid: open.fid, devid: open.devid, path: open.path, key: "mine", size: 1000 }));
+  assert.is(wrong, "bogus_args");
+  // the rightful owner can still close it
+  await tc.client.rpc("create_close", { domain: D, fid: open.fid, devid: open.devid, path: open.path, key: "mine", size: 1000 });
+  assert.is((await infoOf(tc, "mine"))?.length, 1000);
+});
+
+t("a fid hint far beyond the counter is refused and does not jam allocation", async ({ tc }) => {
+  const near53 = 2 ** 53 - 10;
+  assert.is(await outcome(tc.client.rpc("create_open", { domain: D, key: "big", fid: near53 })), "bogus_args");
+  assert.is(await outcome(tc.client.rpc("create_open", { domain: D, key: "big", fid: 2 ** 47 })), "fid_in_use");
+  const next = await tc.client.rpc("create_open", { domain: D, key: "after" });
+  assert.ok(next.fid < 2 ** 32, `fid ${next.fid} still allocated from the counter`);
 });
 
 t.run();
