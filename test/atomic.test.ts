@@ -102,6 +102,16 @@ test("deleteMany and upserts keep counts exact under concurrency", async (ctx) =
   assert.is(await c.countDocuments({}), 2);
 });
 
+test("array filters the fences rely on ($nin on arrays and on missing fields) behave as on MongoDB", async (ctx) => {
+  const c = ctx.store!.collection<{ _id: string; a?: number[] }>("nin_test");
+  await c.insertOne({ _id: "x", a: [1, 2] });
+  await c.insertOne({ _id: "y" });
+  assert.is((await c.updateOne({ _id: "x", a: { $nin: [3] } }, { $addToSet: { a: 3 } })).matchedCount, 1);
+  assert.is((await c.updateOne({ _id: "x", a: { $nin: [2] } }, { $addToSet: { a: 4 } })).matchedCount, 0);
+  assert.is((await c.updateOne({ _id: "y", a: { $nin: [2] } }, { $addToSet: { a: 2 } })).matchedCount, 1);
+  assert.equal((await c.findOne({ _id: "x" }))!.a, [1, 2, 3]);
+});
+
 test("a write that bypasses the store layer is refused, not silently applied", async (ctx) => {
   const raw = new MongoClient(ctx.meta!.url);
   await raw.connect();
