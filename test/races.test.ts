@@ -8,13 +8,16 @@ import { until, readAll } from "./helpers/until.ts";
 import { MogileError } from "../protocol/errors.ts";
 import { httpRequest } from "../protocol/http.ts";
 import { buckets } from "../protocol/subjects.ts";
+import { fidPath } from "../protocol/paths.ts";
+import { existsSync, mkdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { Kvm } from "@nats-io/kv";
 
 const t = suite<{ tc: TestCluster }>("races");
 const D = "races";
 
 t.before(async (ctx) => {
-  ctx.tc = await startTestCluster("races", { counts: { replicator: 2, deleter: 2 }, env: { MOGILE_FSCK_IDLE_MS: "500", MOGILE_REAPER_INTERVAL_MS: "1000" } });
+  ctx.tc = await startTestCluster("races", { counts: { replicator: 2, deleter: 2 }, env: { MOGILE_FSCK_IDLE_MS: "500", MOGILE_REAPER_INTERVAL_MS: "1000", MOGILE_FSCK_ORPHAN_AGE_MS: "60000" } });
   await ctx.tc.client.createDomain(D);
   await ctx.tc.client.createClass(D, "two", 2);
   await ctx.tc.client.createClass(D, "three", 3);
@@ -141,6 +144,20 @@ t("a drain racing surplus drops never takes a file below its policy", async ({ t
   for (const k of keys) assert.is(await copiesIntact(tc, k, digests.get(k)!), null);
 });
 
+t("a file renamed back and forth, and onto keys just deleted, is never refused with key_exists", async ({ tc }) => {
+  await tc.client.put(D, "pp-a", randomBytes(2048), { class: "two" });
+  for (let i = 0; i < 15; i++) {
+    assert.is(await outcome(tc.client.rename(D, "pp-a", "pp-b")), "ok", `round ${i} a→b`);
+    assert.is(await outcome(tc.client.rename(D, "pp-b", "pp-a")), "ok", `round ${i} b→a`);
+  }
+  for (let i = 0; i < 10; i++) {
+    await tc.client.put(D, `pd${i}`, randomBytes(1024), { class: "two" });
+    await tc.client.delete(D, `pd${i}`);
+    assert.is(await outcome(tc.client.rename(D, "pp-a", `pd${i}`)), "ok", `rename onto deleted pd${i}`);
+    assert.is(await outcome(tc.client.rename(D, `pd${i}`, "pp-a")), "ok");
+  }
+});
+
 t("an upload record that reappears after a crash does not delete the linked file", async ({ tc }) => {
   const body = randomBytes(4096);
   await tc.client.put(D, "reappear", body, { class: "two" });
@@ -171,6 +188,39 @@ t("a fid hint far beyond the counter is refused and does not jam allocation", as
   assert.is(await outcome(tc.client.rpc("create_open", { domain: D, key: "big", fid: 2 ** 47 })), "fid_in_use");
   const next = await tc.client.rpc("create_open", { domain: D, key: "after" });
   assert.ok(next.fid < 2 ** 32, `fid ${next.fid} still allocated from the counter`);
+});
+
+t("a whole fsck run deletes old bytes no file records, and keeps young ones and recorded ones", async ({ tc }) => {
+  const body = randomBytes(3000);
+  await tc.client.put(D, "kept", body, { class: "two" });
+  const kept = (await infoOf(tc, "kept"))!;
+  const host = tc.cluster.storage[0];
+  const devid = host.devids[0];
+  const place = (fid: number) => path.join(host.root, fidPath(devid, fid));
+  const old = new Date(Date.now() - 3_600_000);
+  const stray = async (fid: number, mtime: Date) => {
+    mkdirSync(path.dirname(place(fid)), { recursive: true });
+    writeFileSync(place(fid), randomBytes(100));
+    utimesSync(place(fid), mtime, mtime);
+  };
+  await stray(990_001, old); // named by nothing, an hour old
+  await stray(990_002, new Date()); // named by nothing, just written (an upload in progress, say)
+  // a copy of a live file on a device its record does not list
+  const unrecorded = [...host.devids, ...tc.cluster.storage[1].devids].find((d) => !kept.devids!.includes(d) && host.devids.includes(d));
+  if (unrecorded !== undefined) {
+    const p = path.join(host.root, fidPath(unrecorded, kept.fid));
+    mkdirSync(path.dirname(p), { recursive: true });
+    writeFileSync(p, body);
+    utimesSync(p, old, old);
+  }
+  await tc.client.rpc("fsck_reset", {});
+  await tc.client.rpc("fsck_start", {});
+  await until(async () => { const s = await tc.client.rpc("fsck_status", {}); return !s.running && s.max_fid_checked >= s.end_fid; }, 60_000, "fsck finished");
+  await until(() => !existsSync(place(990_001)), 30_000, "the old unreferenced fid deleted");
+  if (unrecorded !== undefined) await until(() => !existsSync(path.join(host.root, fidPath(unrecorded, kept.fid))), 30_000, "the unrecorded copy deleted");
+  assert.ok(existsSync(place(990_002)), "a young file is left alone");
+  assert.is(await copiesIntact(tc, "kept", md5(body)), null);
+  rmSync(place(990_002));
 });
 
 t.run();

@@ -28,7 +28,7 @@ const RETRY_MS = [2_000, 10_000, 60_000, 300_000, 1_800_000];
  * Jobs that remove one copy of a file that lives on (an unrecorded replica, a surplus copy, or the
  * old copy of a drain or rebalance move). Every other reason removes the whole fid.
  */
-const ONE_COPY = new Set(["orphan-replica", "drain", "rebalance", "surplus"]);
+const ONE_COPY = new Set(["orphan-replica", "drain", "rebalance", "surplus", "unreferenced"]);
 
 /**
  * Remove the bytes a job names, checked against the metadata when the job runs, whatever its

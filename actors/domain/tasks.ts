@@ -27,6 +27,8 @@ export interface FsckState {
   rate: number;
   /** files in (max_fid_checked, end_fid] when the run began; null until the actor counted them */
   total: number | null;
+  /** copies no file records whose deletion the last whole-cluster run queued */
+  unreferenced?: number;
 }
 
 export interface RebalanceState {

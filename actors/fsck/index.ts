@@ -16,6 +16,8 @@ import { parsePolicy } from "../domain/rebalance_policy.ts";
 import { deviceInfo, filesOn, plan } from "../domain/rebalance.ts";
 import { tasks, fsckState, rebalanceState, nowSec, type FsckState, type Tasks } from "../domain/tasks.ts";
 import { FidWalker, walkMode } from "./walk.ts";
+import { sweepUnreferenced } from "./orphans.ts";
+import { Uploads } from "../runtime/uploads.ts";
 
 const Config = z.object({
   /** fids examined per fsck batch (the checkpoint advances once per batch) */
@@ -32,6 +34,11 @@ const Config = z.object({
   MOGILE_DRAIN_BATCH: z.coerce.number().int().positive().default(50),
   /** copies moved at once (drain and rebalance) */
   MOGILE_MOVE_CONCURRENCY: z.coerce.number().int().positive().default(4),
+  /**
+   * bytes no file records are deleted by a full fsck run once older than this (ms); keep it above
+   * MOGILE_UPLOAD_TTL_SEC, so no upload that could still be closed is touched
+   */
+  MOGILE_FSCK_ORPHAN_AGE_MS: z.coerce.number().int().min(0).default(2 * 3600_000),
   /** moves planned per rebalance round (each round re-reads usage) */
   MOGILE_REBALANCE_ROUND: z.coerce.number().int().positive().default(100),
 });
@@ -52,6 +59,7 @@ export async function start(ctx: ActorContext) {
   const js = jetstream(ctx.nc);
   const classes = new ClassCache(store);
   const deps: CheckDeps & MoveDeps = { store, devices, nc: ctx.nc, js, log, classOf: (file) => classes.forFile(file) };
+  const uploads = await Uploads.open(ctx.nc);
   const lease = await Lease.open(ctx.nc, "fsck", ctx.instance, log);
   lease.start();
   const walker = new FidWalker(store, await walkMode(store, cfg.MOGILE_FSCK_WALK));
@@ -131,6 +139,12 @@ export async function start(ctx: ActorContext) {
     if (spent < minMs) await sleep(minMs - spent, abort.signal);
     const rate = checked ? Math.round((10 * checked * 1000) / Math.max(1, Date.now() - t0)) / 10 : st.rate;
     const finished = batch.scannedTo >= st.end_fid && deferred.length === 0;
+    if (finished && !st.policy_only && st.domain === null && st.class === null) {
+      // a whole-cluster run ends with the sweep for bytes no file records (see orphans.ts)
+      const sweep = await sweepUnreferenced({ ...deps, uploads }, { minAgeMs: cfg.MOGILE_FSCK_ORPHAN_AGE_MS, signal: abort.signal });
+      log.info("fsck: unreferenced bytes swept", { ...sweep });
+      await t.fsck.updateOne({ _id: "fsck", gen: st.gen }, { $set: { unreferenced: sweep.queued } });
+    }
     const res = await t.fsck.updateOne(
       { _id: "fsck", gen: st.gen, running: true },
       {

@@ -137,9 +137,14 @@ export class GuardedCollection<T extends Document> {
       try {
         return await this.raw.insertOne(withInc, options);
       } catch (err) {
-        // the _id (or another unique field) is held by a deleted document's row: remove it, once
-        if (attempt < 2 && isDuplicate(err) && (await this.removeMarked(0)) > 0) continue;
-        throw err;
+        // the _id (or another unique field) may be held by a deleted document's row: remove such
+        // rows and try again, unless a live document holds it (a sweep elsewhere may have removed
+        // the row already, so "removed none" does not mean a live duplicate)
+        if (attempt >= 4 || !isDuplicate(err)) throw err;
+        const removed = await this.removeMarked(0);
+        const id = (doc as { _id?: unknown })._id;
+        if (removed === 0 && id !== undefined && (await this.raw.findOne(this.live({ _id: id } as Filter<T>)))) throw err;
+        continue;
       }
     }
   }

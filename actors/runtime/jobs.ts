@@ -13,6 +13,10 @@ export const ack: Outcome = { kind: "ack" };
 export const retry = (reason: string): Outcome => ({ kind: "retry", reason });
 export const fatal = (reason: string): Outcome => ({ kind: "fatal", reason });
 
+/** redelivery after an actor died holding a job (ms), and how often a running job says it is alive */
+const ACK_WAIT_MS = 15_000;
+const ALIVE_MS = 5_000;
+
 export interface JobLoopOptions<J> {
   nc: NatsConnection;
   store: Store;
@@ -34,12 +38,15 @@ export async function startJobLoop<J>(o: JobLoopOptions<J>): Promise<ActorHandle
   await jsm.consumers.add(o.stream, {
     durable_name: o.consumer,
     ack_policy: AckPolicy.Explicit,
-    ack_wait: 60_000_000_000, // 60 s: a stuck job is redelivered to another actor
+    // a job whose actor died (kill -9) goes to another one after this; a live job in progress
+    // says so every ALIVE_MS (working()), so a long copy is not redelivered meanwhile
+    ack_wait: ACK_WAIT_MS * 1_000_000,
     max_deliver: o.maxDeliver + 5, // we term() ourselves at maxDeliver; the server bound is a backstop
     max_ack_pending: 10_000,
   }).catch(async (err) => {
-    // already exists with the same config (or created concurrently): fine
-    await jsm.consumers.info(o.stream, o.consumer).catch(() => { throw err; });
+    // already exists (or created concurrently): bring an older consumer's ack_wait up to date
+    await jsm.consumers.update(o.stream, o.consumer, { ack_wait: ACK_WAIT_MS * 1_000_000 })
+      .catch(() => jsm.consumers.info(o.stream, o.consumer).catch(() => { throw err; }));
   });
   const js = jetstream(o.nc);
   const consumer = await js.consumers.get(o.stream, o.consumer);
@@ -62,7 +69,7 @@ export async function startJobLoop<J>(o: JobLoopOptions<J>): Promise<ActorHandle
     }
     let outcome: Outcome;
     // a long job (a big copy) tells JetStream it is alive, so it is not redelivered meanwhile
-    const alive = setInterval(() => m.working(), 20_000);
+    const alive = setInterval(() => m.working(), ALIVE_MS);
     try {
       outcome = await o.handle(job, attempt);
     } catch (err) {

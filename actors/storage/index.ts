@@ -1,4 +1,5 @@
 // The storage actor: serves file I/O over HTTP, registers its devices, heartbeats, and pulls replicas.
+import { listFids, ListRequest } from "./list.ts";
 import { statfs } from "node:fs/promises";
 import path from "node:path";
 import type { Server } from "node:http";
@@ -55,6 +56,7 @@ export async function start(ctx: ActorContext) {
   const abort = new AbortController();
   const { stopped, done } = stoppedSignal();
   let fetchSub: Subscription | null = null;
+  let listSub: Subscription | null = null;
 
   // registration waits for a query actor; heartbeats and replica pulls need the host id it returns
   const background = (async () => {
@@ -81,6 +83,16 @@ export async function start(ctx: ActorContext) {
         );
       },
     });
+    // fsck asks what is on a device, to find bytes no key names
+    listSub = ctx.nc.subscribe(subjects.storage(hostid, "list"), {
+      callback: (err, msg) => {
+        if (err) return;
+        Promise.resolve().then(() => listFids(root, mounts, ListRequest.parse(msg.json()))).then(
+          (r) => msg.respond(JSON.stringify(r)),
+          (e: Error) => msg.respond(JSON.stringify({ ok: false, error: e.message })),
+        );
+      },
+    });
     while (!abort.signal.aborted) {
       await publishHeartbeats(ctx, fs, mounts, hostid, cfg.MOGILE_STORAGE_HOST, baseUrl).catch((err) => log.warn("heartbeat failed", { err }));
       await sleep(cfg.MOGILE_HEARTBEAT_MS, abort.signal);
@@ -93,6 +105,7 @@ export async function start(ctx: ActorContext) {
     async stop() {
       abort.abort();
       fetchSub?.unsubscribe();
+      listSub?.unsubscribe();
       await closeServer(server);
       await background.catch(() => {});
       done();
