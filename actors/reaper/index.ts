@@ -61,7 +61,7 @@ export async function start(ctx: ActorContext) {
       if (!rec) { seen.delete(fid); continue; }
       if (rec.upload.expiresAt > now) { seen.set(fid, rec.upload.expiresAt); continue; }
       // take the record first: if create_close took it, the upload became a real file and stays
-      const taken = await uploads.take(fid, rec.revision);
+      const taken = await uploads.takePeeked(rec);
       seen.delete(fid);
       if (!taken) continue;
       const job: DeleteJob = { fid, devids: taken.devids, reason: "expired" };

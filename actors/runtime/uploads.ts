@@ -47,6 +47,16 @@ export class Uploads {
     return Upload.parse(e.json());
   }
 
+  /** Take an upload already read with peek(): only if it is still at that revision. */
+  async takePeeked(p: { upload: Upload; revision: number }): Promise<Upload | null> {
+    try {
+      await this.kv.purge(keyOf(p.upload.fid), { previousSeq: p.revision, ttl: "60s" });
+    } catch {
+      return null; // changed or taken since it was read
+    }
+    return p.upload;
+  }
+
   /** Every open upload's fid (a scan of current keys; cost grows with open uploads, not churn). */
   async openFids(): Promise<number[]> {
     const out: number[] = [];

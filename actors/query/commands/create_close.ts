@@ -36,7 +36,7 @@ export async function createClose(ctx: QueryContext, a: Parsed<"create_close">):
   if (!open) throw new MogileError("no_temp_file", `fid ${a.fid} is not an open upload (closed already, or expired)`);
   if (open.upload.domain !== a.domain) throw new MogileError("bogus_args", `fid ${a.fid} was not opened in domain ${a.domain}`);
   // taking the upload record is the atomic step: a second close (or the reaper) finds nothing
-  const upload = await ctx.uploads.take(a.fid, open.revision);
+  const upload = await ctx.uploads.takePeeked(open);
   if (!upload) throw new MogileError("no_temp_file", `fid ${a.fid} is not an open upload (closed already, or expired)`);
 
   // from here on every refusal discards the upload's bytes
