@@ -70,6 +70,16 @@ const hosts = parsePolicy("MultipleHosts()");
 const run = (policy: ReplPolicy, on: Placed[], min: number, writable: Placed[], live: Placed[] = writable) =>
   decide({ policy, on, min: policyMin(policy, min), writable, live });
 
+test("policy - a surplus copy on a draining device goes first (a drain's move is about to forget it)", () => {
+  const p = parsePolicy("MultipleHosts()");
+  // three copies on three hosts, one of them on a draining device; two wanted
+  const on: Placed[] = [{ devid: 1, hostid: 1 }, { devid: 3, hostid: 2, leaving: true }, { devid: 5, hostid: 3 }];
+  assert.equal(decide({ policy: p, on, min: 2, writable: [], live: on }), { kind: "too_many", devid: 3 });
+  // a host with two copies still loses one first when nothing drains
+  const two: Placed[] = [{ devid: 1, hostid: 1 }, { devid: 2, hostid: 1 }, { devid: 5, hostid: 3 }];
+  assert.equal(decide({ policy: p, on: two, min: 2, writable: [], live: two }), { kind: "too_many", devid: 2 });
+});
+
 test("policy - parses names, aliases, the MogileFS prefix and N", () => {
   assert.equal(parsePolicy("MultipleHosts()"), { name: "MultipleHosts", n: null });
   assert.equal(parsePolicy("MultipleHosts(0)"), { name: "MultipleHosts", n: null }, "zero means mindevcount");
