@@ -5,7 +5,9 @@
 -- after reading with the filter. Every collection table FerretDB creates gets a row trigger:
 --   UPDATE: the new `_rev` must be the stored `_rev` + 1 (the store layer adds `$inc: {_rev: 1}`
 --           to every update), so of two writers that read the same version the second fails
---           and is retried from its read; a row marked `_gone` cannot be updated any more;
+--           and is retried from its read; the incarnation `_inc` (random, set at insert) must be
+--           the stored one (no write based on a deleted document lands on its successor); a row
+--           marked `_gone` cannot be updated any more;
 --   DELETE: only rows marked `_gone` (the mark is an update, hence checked against the filter
 --           atomically; the store layer deletes the row right after).
 -- The second of two racing UPDATEs waits for the row lock, then sees the first one's row as OLD.
@@ -23,6 +25,12 @@ BEGIN
   END IF;
   IF (OLD._jsonb ->> '_gone') IS NOT NULL THEN
     RAISE EXCEPTION 'mogile_gone: % in %.% is being deleted', OLD._jsonb -> '_id', TG_TABLE_SCHEMA, TG_TABLE_NAME;
+  END IF;
+  -- a write based on an earlier document with the same _id (deleted, then inserted again): its
+  -- _rev may happen to fit, its incarnation cannot
+  IF (NEW._jsonb -> '_inc') IS DISTINCT FROM (OLD._jsonb -> '_inc') THEN
+    RAISE EXCEPTION 'mogile_conflict: % in %.% is another incarnation than the one read',
+      OLD._jsonb -> '_id', TG_TABLE_SCHEMA, TG_TABLE_NAME;
   END IF;
   IF COALESCE((NEW._jsonb ->> '_rev')::numeric, 0) <> COALESCE((OLD._jsonb ->> '_rev')::numeric, 0) + 1 THEN
     RAISE EXCEPTION 'mogile_conflict: % in %.% changed since it was read (stored rev %, written rev %)',

@@ -223,7 +223,7 @@ export const FERRET_GIN_FIELDS: Record<string, string[]> = {
   counters: ["_id"],
   deadletters: ["_id"],
   tasks: ["_id"],
-  fscklog: ["_id"],
+  fscklog: ["_id", "_gone"],
 };
 
 async function ferretIndexes(bin: string, url: string, db: string): Promise<void> {

@@ -10,7 +10,7 @@ import type { ActorContext, ActorSpec } from "../runtime/actor.ts";
 import type { DeviceView } from "../runtime/devices.ts";
 import { startJobActor, retryScheduleEnv, ack, retry, type Outcome } from "../runtime/jobs.ts";
 import type { Logger } from "../runtime/log.ts";
-import type { Store } from "../runtime/mongo.ts";
+import type { FileDoc, Store } from "../runtime/mongo.ts";
 
 const Config = z.object({
   /** retry delays in ms for temporary failures, comma-separated (the last one repeats) */
@@ -35,7 +35,7 @@ const ONE_COPY = new Set(["orphan-replica", "drain", "rebalance", "surplus", "un
  * reason: the bytes of a fid some key names are never removed (an upload record that reappeared
  * after a crash, a rename that raced a delete), and a copy recorded again is kept.
  */
-export async function removeCopies(devices: DeviceView, store: Store, log: Logger, job: DeleteJob): Promise<Outcome> {
+export async function removeCopies(devices: DeviceView, store: Store, log: Logger, job: DeleteJob, seq = 0): Promise<Outcome> {
   const named = await store.files.find({ fid: job.fid }, { projection: { _id: 1, devids: 1 } }).toArray();
   const oneCopy = ONE_COPY.has(job.reason ?? "");
   if (!oneCopy && named.length > 0) {
@@ -50,38 +50,74 @@ export async function removeCopies(devices: DeviceView, store: Store, log: Logge
     const url = devices.url(devid, job.fid)!;
     // one copy of a live file: fence it off first, so no replicator, move or fsck records a copy
     // on this device while its bytes go (the fence is an atomic update that requires the copy to
-    // be unrecorded: if it was recorded again meanwhile, it stays)
+    // be unrecorded: if it was recorded again meanwhile, it stays). One job at a time holds it.
+    const token = `${devid}:${seq}:`;
     let fenced = false;
     if (oneCopy && named.length > 0) {
-      const f = await fence(store, job.fid, devid);
+      const f = await fence(store, job.fid, devid, token);
       if (f === "recorded") continue;
+      if (f === "busy") { pending.push(`${url}: another delete of this copy is under way`); continue; }
       fenced = f === "fenced";
     }
+    let failed = false;
     try {
-      if (!(await deleteUrl(url))) pending.push(`${url}: refused`);
+      if (!(await deleteUrl(url))) { pending.push(`${url}: refused`); failed = true; }
     } catch (err) {
       pending.push(`${url}: ${(err as Error).message}`);
+      failed = true;
     }
-    // a failed delete keeps its fence: the retry deletes first, and nothing may land there meanwhile
-    if (fenced && !pending.length) await store.files.updateMany({ fid: job.fid }, { $pull: { deleting: devid } });
+    // the fence comes down only after the DELETE answered: whoever records a copy there after
+    // this checks that its bytes are still there (see recordCopy). A failed delete keeps its
+    // fence: the retry deletes first, and nothing may land there meanwhile
+    if (fenced && !failed) await unfence(store, job.fid, devid, token);
   }
   return pending.length ? retry(pending.join("; ")) : ack;
 }
 
-/** Mark every record of the fid as losing its copy on `devid`, unless one records that copy. */
-async function fence(store: Store, fid: number, devid: number): Promise<"recorded" | "fenced" | "unnamed"> {
+/** a fence older than this belongs to a delete job that was given up on: it may be taken over */
+const STALE_FENCE_MS = 15 * 60_000;
+
+/**
+ * Mark every record of the fid as losing its copy on `devid` (`deleting` for those who record
+ * copies; `fencedBy` names the job holding the fence), unless one records that copy.
+ */
+async function fence(store: Store, fid: number, devid: number, token: string): Promise<"recorded" | "fenced" | "unnamed" | "busy"> {
+  const mine = (t: string) => t.startsWith(token);
+  const holder = (d: FileDoc) => (d.fencedBy ?? []).find((t) => t.startsWith(`${devid}:`));
   for (let attempt = 0; attempt < 20; attempt++) {
-    const docs = await store.files.find({ fid }, { projection: { _id: 1, devids: 1 } }).toArray();
+    const docs = await store.files.find({ fid }, { projection: { _id: 1, devids: 1, deleting: 1, fencedBy: 1 } }).toArray();
     if (docs.length === 0) return "unnamed";
     if (docs.some((d) => d.devids.includes(devid))) return "recorded";
     let all = true;
     for (const d of docs) {
-      const res = await store.files.updateOne({ _id: d._id, fid, devids: { $nin: [devid] } }, { $addToSet: { deleting: devid } });
+      const h = holder(d);
+      if (h && mine(h)) continue; // ours, from an earlier delivery of this job
+      if (h || d.deleting?.includes(devid)) {
+        const at = Number(h?.split(":")[2] ?? 0);
+        if (Date.now() - at < STALE_FENCE_MS) return "busy";
+        // left by a job given up on long ago: take it over
+        await store.files.updateOne({ _id: d._id, fid }, { $pull: { deleting: devid, ...(h ? { fencedBy: h } : {}) } });
+        all = false;
+        continue;
+      }
+      const res = await store.files.updateOne(
+        { _id: d._id, fid, devids: { $nin: [devid] }, deleting: { $nin: [devid] } },
+        { $addToSet: { deleting: devid, fencedBy: `${token}${Date.now()}` } },
+      );
       if (res.matchedCount === 0) all = false;
     }
     if (all) return "fenced";
   }
   throw new Error(`fid ${fid}: its records kept changing while fencing device ${devid}`);
+}
+
+async function unfence(store: Store, fid: number, devid: number, token: string): Promise<void> {
+  for (const d of await store.files.find({ fid }, { projection: { _id: 1, fencedBy: 1 } }).toArray()) {
+    // plain values only: FerretDB ignores a $pull with a condition
+    for (const t of (d.fencedBy ?? []).filter((x) => x.startsWith(token))) {
+      await store.files.updateOne({ _id: d._id, fid }, { $pull: { deleting: devid, fencedBy: t } });
+    }
+  }
 }
 
 export async function start(ctx: ActorContext) {
@@ -93,7 +129,7 @@ export async function start(ctx: ActorContext) {
     retryScheduleMs: cfg.MOGILE_DELETER_RETRY_MS ?? RETRY_MS,
     parse: (data) => DeleteJob.parse(JSON.parse(new TextDecoder().decode(data))),
     fid: (j) => j.fid,
-    handle: (job, _attempt, devices) => removeCopies(devices, ctx.store!, ctx.log, job),
+    handle: (job, _attempt, devices, seq) => removeCopies(devices, ctx.store!, ctx.log, job, seq),
   });
 }
 

@@ -6,7 +6,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { subjects } from "../../protocol/subjects.ts";
 import type { FsckEvcode, ReplicateJob } from "../../protocol/schemas.ts";
 import { headLength } from "../../protocol/http.ts";
-import type { DeviceView } from "../runtime/devices.ts";
+import { copyIsThere, type DeviceView } from "../runtime/devices.ts";
 import type { ClassDoc, FileDoc, Store } from "../runtime/mongo.ts";
 import { decide, placement } from "../domain/policy.ts";
 import { ruleOf } from "../domain/classes.ts";
@@ -75,8 +75,10 @@ export async function checkFile(d: CheckDeps, file: FileDoc, o: CheckOptions): P
     if (found !== null) {
       ev("FOND", found);
       // not while a deleter is clearing that device of this fid (the copy found may be what it deletes)
-      await d.store.files.updateOne({ _id: file._id, fid: file.fid, deleting: { $nin: [found] } }, { $addToSet: { devids: found } });
-      good = [found];
+      const res = await d.store.files.updateOne({ _id: file._id, fid: file.fid, deleting: { $nin: [found] } }, { $addToSet: { devids: found } });
+      if (res.modifiedCount > 0 && !(await copyIsThere(d.devices, found, file.fid, file.length))) {
+        await d.store.files.updateOne({ _id: file._id, fid: file.fid }, { $pull: { devids: found } });
+      } else if (res.matchedCount > 0) good = [found];
     }
   }
   if (good.length === 0) {

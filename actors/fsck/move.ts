@@ -4,9 +4,9 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { subjects } from "../../protocol/subjects.ts";
-import type { DeleteJob, StorageFetch } from "../../protocol/schemas.ts";
+import type { DeleteJob, ReplicateJob, StorageFetch } from "../../protocol/schemas.ts";
 import { httpRequest, readText } from "../../protocol/http.ts";
-import type { DeviceView } from "../runtime/devices.ts";
+import { copyIsThere, type DeviceView } from "../runtime/devices.ts";
 import type { ClassDoc, FileDoc, Store } from "../runtime/mongo.ts";
 import type { Logger } from "../runtime/log.ts";
 import { ruleOf } from "../domain/classes.ts";
@@ -83,6 +83,11 @@ export async function moveCopy(d: MoveDeps, fileId: string, fid: number, from: n
     if (now) return { ok: false, reason: `device ${to} is being cleared of an older copy of fid ${fid}` };
     return { ok: false, reason: "file deleted or replaced during the copy", gone: true };
   }
+  if (!(await copyIsThere(d.devices, to, fid, file.length))) {
+    await d.store.files.updateOne({ _id: file._id, fid }, { $pull: { devids: to } });
+    await deleteCopy(d, fid, to, "orphan-replica");
+    return { ok: false, reason: `the copy on device ${to} was removed by a delete that ended as it was recorded` };
+  }
   return forget(d, file, from, to, reason);
 }
 
@@ -93,16 +98,22 @@ export async function moveCopy(d: MoveDeps, fileId: string, fid: number, from: n
  */
 async function forget(d: MoveDeps, file: FileDoc, from: number, to: number, reason: "drain" | "rebalance"): Promise<MoveResult> {
   for (let attempt = 0; attempt < 10; attempt++) {
-    const now = (await d.store.files.findOne({ _id: file._id, fid: file.fid })) as (FileDoc & { _rev?: number }) | null;
+    const now = (await d.store.files.findOne({ _id: file._id, fid: file.fid })) as (FileDoc & { _rev?: number; _inc?: string }) | null;
     if (!now) return { ok: false, reason: "file deleted or replaced during the move", gone: true };
     if (!now.devids.includes(to)) return { ok: false, reason: `the new copy on device ${to} was dropped meanwhile` };
-    if (!now.devids.includes(from)) return { ok: true, length: file.length }; // forgotten already (a surplus drop)
+    if (!now.devids.includes(from)) {
+      // forgotten already (a surplus drop while we copied): the copy we added may be one too
+      // many now; the replicator decides (it drops surplus copies under the same guards)
+      const job: ReplicateJob = { fid: now.fid, domain: now.domain, key: now.key, reason: "moved", ts: Date.now() };
+      await d.js.publish(subjects.replicateJob, JSON.stringify(job), { msgID: `repl-${now.fid}-moved-${Date.now()}` });
+      return { ok: true, length: file.length };
+    }
     const rest = now.devids.filter((x) => x !== from);
     const rule = ruleOf(await d.classOf(now));
     const { on, live } = placement(d.devices, rest, now.length);
     const zones = new Set([...live, ...on].map((p) => p.zone ?? "")).size;
     if (!meets(rule.policy, on, rule.min, zones)) return { ok: false, reason: `forgetting device ${from} would leave fid ${file.fid} below its policy` };
-    const res = await d.store.files.updateOne({ _id: now._id, fid: now.fid, _rev: now._rev ?? { $exists: false } } as Parameters<typeof d.store.files.updateOne>[0], { $pull: { devids: from } });
+    const res = await d.store.files.updateOne({ _id: now._id, fid: now.fid, _rev: now._rev ?? { $exists: false }, _inc: now._inc ?? { $exists: false } } as Parameters<typeof d.store.files.updateOne>[0], { $pull: { devids: from } });
     if (res.matchedCount === 0) continue; // changed since we looked: look again
     d.nc.publish(subjects.fileChanged, JSON.stringify({ domain: file.domain, key: file.key, fid: file.fid }));
     await deleteCopy(d, file.fid, from, reason);

@@ -17,6 +17,9 @@ export interface OrphanDeps { store: Store; devices: DeviceView; nc: NatsConnect
 interface Listed { fid: number; size: number; mtime: number }
 interface ListReply { ok: boolean; error?: string; fids?: Listed[]; done?: boolean }
 
+/** metadata lookups in flight during the sweep */
+const LOOKUPS = 8;
+
 export interface SweepResult { devices: number; listed: number; queued: number; skipped: string[] }
 
 /** One pass over every readable device; copies younger than `minAgeMs` are left alone. */
@@ -35,16 +38,19 @@ export async function sweepUnreferenced(d: OrphanDeps, o: { minAgeMs: number; pa
         reply = { ok: false, error: (err as Error).message };
       }
       if (!reply.ok || !reply.fids) { r.skipped.push(`dev${devid}: ${reply.error ?? "no answer"}`); break; }
-      for (const f of reply.fids) {
-        r.listed++;
-        if (Date.now() - f.mtime < o.minAgeMs) continue;
-        const doc = await d.store.files.findOne({ fid: f.fid }, { projection: { devids: 1 } });
-        if (doc?.devids.includes(devid)) continue;
-        if (!doc && (await d.uploads.peek(f.fid))) continue; // an open upload, still to be closed
-        const job: DeleteJob = { fid: f.fid, devids: [devid], reason: "unreferenced" };
-        await d.js.publish(subjects.deleteJob, JSON.stringify(job), { msgID: `del-${f.fid}-${devid}-unreferenced-${Date.now()}` });
-        r.queued++;
-        d.log.info("fsck: bytes no file records; deletion queued", { fid: f.fid, devid, bytes: f.size, named: !!doc });
+      r.listed += reply.fids.length;
+      const old = reply.fids.filter((f) => Date.now() - f.mtime >= o.minAgeMs);
+      // a few lookups at once: a device of a million files is a million indexed lookups
+      for (let i = 0; i < old.length; i += LOOKUPS) {
+        await Promise.all(old.slice(i, i + LOOKUPS).map(async (f) => {
+          const doc = await d.store.files.findOne({ fid: f.fid }, { projection: { devids: 1 } });
+          if (doc?.devids.includes(devid)) return;
+          if (!doc && (await d.uploads.peek(f.fid))) return; // an open upload, still to be closed
+          const job: DeleteJob = { fid: f.fid, devids: [devid], reason: "unreferenced" };
+          await d.js.publish(subjects.deleteJob, JSON.stringify(job), { msgID: `del-${f.fid}-${devid}-unreferenced-${Date.now()}` });
+          r.queued++;
+          d.log.info("fsck: bytes no file records; deletion queued", { fid: f.fid, devid, bytes: f.size, named: !!doc });
+        }));
       }
       if (reply.done || reply.fids.length === 0) break;
       after = reply.fids[reply.fids.length - 1].fid;

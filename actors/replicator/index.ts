@@ -6,7 +6,7 @@ import { streams, consumers, subjects } from "../../protocol/subjects.ts";
 import { ReplicateJob, type StorageFetch } from "../../protocol/schemas.ts";
 import { actorConfig } from "../runtime/config.ts";
 import { sleep, type ActorContext, type ActorSpec } from "../runtime/actor.ts";
-import type { DeviceView } from "../runtime/devices.ts";
+import { copyIsThere, type DeviceView } from "../runtime/devices.ts";
 import { fileId, type FileDoc, type Store } from "../runtime/mongo.ts";
 import { startJobActor, retryScheduleEnv, ack, retry, fatal, type Outcome } from "../runtime/jobs.ts";
 import { decide, placement } from "../domain/policy.ts";
@@ -101,6 +101,14 @@ export async function replicate(d: Deps, job: ReplicateJob, attempt = 1): Promis
       // deleter re-checks the record first, in case a later copy lands on the same device)
       await orphan(d, file.fid, dest);
       return retry(`fid ${file.fid} not linked yet`);
+    }
+    // a delete of an older copy of this fid on `dest` may have ended just before we recorded
+    // ours (its fence was down by then): make sure the bytes we recorded are there
+    if (!(await copyIsThere(d.devices, dest, file.fid, file.length))) {
+      await d.store.files.updateOne({ _id: recorded.id, fid: file.fid }, { $pull: { devids: dest } });
+      await orphan(d, file.fid, dest);
+      failedDevs.add(dest);
+      continue;
     }
     file = { ...file, _id: recorded.id };
     if (res.digest && !file.checksum && rule.hashtype !== DEFAULT_HASHTYPE && res.digest.startsWith(`${rule.hashtype}:`)) {

@@ -51,6 +51,11 @@ const MAX_ATTEMPTS = 200;
 const MAX_MS = 20_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** the plain _id a filter names, if any (an upsert that collides can only collide on it) */
+const idOf = (filter: object): unknown => {
+  const id = (filter as { _id?: unknown })._id;
+  return id !== undefined && (typeof id !== "object" || id === null) ? id : undefined;
+};
 
 /** `$inc: {_rev: 1}` (and, for an upsert, a new incarnation) merged into an update document. */
 function guardUpdate<T>(update: UpdateFilter<T>, upsert: boolean): UpdateFilter<T> {
@@ -82,7 +87,7 @@ export class GuardedCollection<T extends Document> {
    * Run one write, again from the start while it loses a race (the trigger refused it, or a
    * concurrent upsert inserted the same _id first). Each try re-matches its filter.
    */
-  private async retrying<R>(what: string, upsert: boolean, fn: () => Promise<R>): Promise<R> {
+  private async retrying<R>(what: string, upsert: boolean, fn: () => Promise<R>, id?: unknown): Promise<R> {
     const t0 = Date.now();
     for (let attempt = 1; ; attempt++) {
       try {
@@ -94,19 +99,30 @@ export class GuardedCollection<T extends Document> {
         if ((!CONFLICT.test(msg) && !duplicate) || attempt >= MAX_ATTEMPTS || Date.now() - t0 > MAX_MS) throw err;
         guardStats.conflicts++;
         // an upsert blocked by a deleted document's row: remove deleted rows now
-        if (duplicate) await this.removeMarked(0);
+        // (a collision on another unique field than _id: any deleted row may be the one)
+        if (duplicate && (id === undefined || (await this.removeMarked(0, id)) === 0)) await this.removeMarked(0);
         // jittered, growing a little: racing writers spread out instead of colliding again
         await sleep(Math.random() * Math.min(50, 1 + attempt * 2));
       }
     }
   }
 
-  /** Remove the rows of documents deleted more than `ageMs` ago. */
-  private async removeMarked(ageMs: number): Promise<number> {
+  /**
+   * Remove the rows of documents deleted more than `ageMs` ago (only the one with `id`, when
+   * given: other deleted rows keep their few seconds). Two removers racing with an insert of the
+   * same _id can make FerretDB's delete-by-_id hit the new live row, which the guard refuses:
+   * then someone else has removed it already.
+   */
+  private async removeMarked(ageMs: number, id?: unknown): Promise<number> {
     if (!this.guarded) return 0;
     // `_gone: true` is an indexed equality (FerretDB pushes it down); the age is checked after
-    const res = await this.raw.deleteMany({ [GONE]: true, [GONE_AT]: { $lte: Date.now() - ageMs } } as unknown as Filter<T>);
-    return res.deletedCount;
+    const filter = { ...(id !== undefined ? { _id: id } : {}), [GONE]: true, [GONE_AT]: { $lte: Date.now() - ageMs } };
+    try {
+      return (await this.raw.deleteMany(filter as unknown as Filter<T>)).deletedCount;
+    } catch (err) {
+      if (UNGUARDED.test(message(err))) return 0;
+      throw err;
+    }
   }
 
   private scheduleSweep(): void {
@@ -141,8 +157,8 @@ export class GuardedCollection<T extends Document> {
         // rows and try again, unless a live document holds it (a sweep elsewhere may have removed
         // the row already, so "removed none" does not mean a live duplicate)
         if (attempt >= 4 || !isDuplicate(err)) throw err;
-        const removed = await this.removeMarked(0);
         const id = (doc as { _id?: unknown })._id;
+        const removed = (id !== undefined ? await this.removeMarked(0, id) : 0) || (await this.removeMarked(0));
         if (removed === 0 && id !== undefined && (await this.raw.findOne(this.live({ _id: id } as Filter<T>)))) throw err;
         continue;
       }
@@ -150,20 +166,21 @@ export class GuardedCollection<T extends Document> {
   }
 
   updateOne(filter: Filter<T>, update: UpdateFilter<T>, options: UpdateOptions = {}): Promise<UpdateResult<T>> {
-    return this.retrying("updateOne", !!options.upsert, () => this.raw.updateOne(this.live(filter), guardUpdate(update, !!options.upsert), options));
+    return this.retrying("updateOne", !!options.upsert, () => this.raw.updateOne(this.live(filter), guardUpdate(update, !!options.upsert), options), idOf(filter));
   }
 
   /**
-   * Every matching document, atomically each (not all together). A conflict on one document
-   * rolls back the whole statement on FerretDB, which is then run again: use idempotent updates.
+   * Every matching document, atomically each (not all together). On FerretDB a conflict on one
+   * document may leave the ones before it updated, and the statement is run again: use idempotent
+   * updates ($set, $pull, $addToSet), never $inc.
    */
   updateMany(filter: Filter<T>, update: UpdateFilter<T>, options: UpdateOptions = {}): Promise<UpdateResult<T>> {
-    return this.retrying("updateMany", !!options.upsert, () => this.raw.updateMany(this.live(filter), guardUpdate(update, !!options.upsert), options));
+    return this.retrying("updateMany", !!options.upsert, () => this.raw.updateMany(this.live(filter), guardUpdate(update, !!options.upsert), options), idOf(filter));
   }
 
   findOneAndUpdate(filter: Filter<T>, update: UpdateFilter<T>, options: FindOneAndUpdateOptions = {}): Promise<WithId<T> | null> {
     return this.retrying("findOneAndUpdate", !!options.upsert, () =>
-      this.raw.findOneAndUpdate(this.live(filter), guardUpdate(update, !!options.upsert), { ...options, includeResultMetadata: false }));
+      this.raw.findOneAndUpdate(this.live(filter), guardUpdate(update, !!options.upsert), { ...options, includeResultMetadata: false }), idOf(filter));
   }
 
   /** Delete the first document matching `filter` (atomically: it matched when it was taken), returning it. */

@@ -57,8 +57,8 @@ export class Counters {
   }
 }
 
-/** the largest fid mogile hands out (2^48: far beyond any cluster, far below 2^53) */
-export const MAX_FID = 2 ** 48;
+/** the largest fid mogile hands out: the MogileFS path layout has room for 10 digits */
+export const MAX_FID = 9_999_999_999;
 /** how far above the fids handed out so far an explicit fid may be */
 export const MAX_FID_JUMP = 2 ** 32;
 

@@ -1,5 +1,6 @@
 // An in-memory view of hosts, devices and their observed state, kept fresh from the database
 // (reloaded on `device.changed` events and a timer) and the monitor's KV bucket (watched).
+import { headLength } from "../../protocol/http.ts";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import { Kvm } from "@nats-io/kv";
 import { buckets, subjects } from "../../protocol/subjects.ts";
@@ -156,4 +157,13 @@ export class DeviceView {
     }
     return [...normal, ...drain];
   }
+}
+
+/**
+ * The copy of `fid` on `devid` answers with the file's length. Checked after recording a copy: a
+ * delete of an older copy there may have ended just before the record (its fence already down).
+ */
+export async function copyIsThere(view: DeviceView, devid: number, fid: number, length: number): Promise<boolean> {
+  const url = view.url(devid, fid);
+  return !!url && (await headLength(url, 10_000).catch(() => null)) === length;
 }

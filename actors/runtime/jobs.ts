@@ -27,7 +27,8 @@ export interface JobLoopOptions<J> {
   concurrency: number;
   parse(data: Uint8Array): J;
   fid(job: J): number;
-  handle(job: J, attempt: number): Promise<Outcome>;
+  /** `seq`: the job's stream sequence, the same on every delivery of it */
+  handle(job: J, attempt: number, seq: number): Promise<Outcome>;
   /** nak delays by attempt */
   retryScheduleMs: readonly number[];
   maxDeliver: number;
@@ -71,7 +72,7 @@ export async function startJobLoop<J>(o: JobLoopOptions<J>): Promise<ActorHandle
     // a long job (a big copy) tells JetStream it is alive, so it is not redelivered meanwhile
     const alive = setInterval(() => m.working(), ALIVE_MS);
     try {
-      outcome = await o.handle(job, attempt);
+      outcome = await o.handle(job, attempt, m.seq);
     } catch (err) {
       outcome = retry(err instanceof Error ? err.message : String(err));
     } finally {
@@ -134,11 +135,11 @@ export const retryScheduleEnv = z.string().optional().transform((v) => (v ? v.sp
  */
 export async function startJobActor<J>(
   ctx: ActorContext,
-  o: Omit<JobLoopOptions<J>, "nc" | "store" | "log" | "handle"> & { handle(job: J, attempt: number, devices: DeviceView): Promise<Outcome> },
+  o: Omit<JobLoopOptions<J>, "nc" | "store" | "log" | "handle"> & { handle(job: J, attempt: number, devices: DeviceView, seq: number): Promise<Outcome> },
 ): Promise<ActorHandle> {
   const devices = new DeviceView(ctx.store!, ctx.log);
   await devices.start(ctx.nc);
-  const loop = await startJobLoop({ ...o, nc: ctx.nc, store: ctx.store!, log: ctx.log, handle: (job, attempt) => o.handle(job, attempt, devices) });
+  const loop = await startJobLoop({ ...o, nc: ctx.nc, store: ctx.store!, log: ctx.log, handle: (job, attempt, seq) => o.handle(job, attempt, devices, seq) });
   return {
     stopped: loop.stopped,
     async stop() {

@@ -22,6 +22,8 @@ export interface FileDoc {
    * copy): no copy on them may be recorded until the deleter is done (see actors/deleter)
    */
   deleting?: number[];
+  /** the delete job holding each fence: `<devid>:<job sequence>:<ms>` */
+  fencedBy?: string[];
 }
 export interface HostDoc {
   _id: number; hostname: string; ip: string; port: number; status: HostStateName;
@@ -117,7 +119,7 @@ async function ensureIndexes(s: Store): Promise<void> {
  * updates. The probe writes one document without bumping its `_rev`, which the guard must refuse.
  */
 async function checkAtomicity(db: Db): Promise<boolean> {
-  const info = await db.admin().command({ buildInfo: 1 }).catch(() => ({} as Document));
+  const info = await db.admin().command({ buildInfo: 1 });
   if (!("ferretdbVersion" in info)) return false;
   const probe = db.collection<{ _id: string; at?: number; _rev?: number }>("atomicity_probe");
   await probe.insertOne({ _id: "probe", [REV]: 0 }).catch((err) => { if ((err as { code?: number }).code !== 11000) throw err; });

@@ -95,7 +95,8 @@ export async function createClose(ctx: QueryContext, a: Parsed<"create_close">):
   }
   const old = await ctx.store.files.findOneAndUpdate(
     { _id: fileId(a.domain, a.key) },
-    { $set: { fid: a.fid, domain: a.domain, key: a.key, class: cls.class, length, devids: [a.devid], checksum: stored, createdAt: new Date() } },
+    // fences of deletes belong to the previous version's fid, not to this one
+    { $set: { fid: a.fid, domain: a.domain, key: a.key, class: cls.class, length, devids: [a.devid], checksum: stored, createdAt: new Date() }, $unset: { deleting: "", fencedBy: "" } },
     { upsert: true, returnDocument: "before" },
   );
   if (old && old.fid !== a.fid) {

@@ -25,7 +25,8 @@ export async function rename(ctx: QueryContext, a: Parsed<"rename">): Promise<Re
     if (a.from_key === a.to_key) return {};
     const { _id, _rev, _inc, ...rest } = doc;
     await unlessDuplicate(ctx.store.files.insertOne({ ...rest, _id: toId, key: a.to_key }), "key_exists", `key ${a.to_key} already exists`);
-    const moved = await ctx.store.files.deleteOne({ _id: fromId, fid: doc.fid, _rev: _rev ?? { $exists: false } } as Parameters<typeof ctx.store.files.deleteOne>[0]);
+    // the same revision of the same incarnation (a key deleted and written again restarts _rev)
+    const moved = await ctx.store.files.deleteOne({ _id: fromId, fid: doc.fid, _rev: _rev ?? { $exists: false }, _inc: _inc ?? { $exists: false } } as Parameters<typeof ctx.store.files.deleteOne>[0]);
     if (moved.deletedCount === 1) {
       ctx.fileChanged(a.domain, a.from_key, doc.fid);
       ctx.fileChanged(a.domain, a.to_key, doc.fid);
