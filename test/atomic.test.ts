@@ -110,6 +110,8 @@ test("array filters the fences rely on ($nin on arrays and on missing fields) be
   assert.is((await c.updateOne({ _id: "x", a: { $nin: [2] } }, { $addToSet: { a: 4 } })).matchedCount, 0);
   assert.is((await c.updateOne({ _id: "y", a: { $nin: [2] } }, { $addToSet: { a: 2 } })).matchedCount, 1);
   assert.equal((await c.findOne({ _id: "x" }))!.a, [1, 2, 3]);
+  await c.updateOne({ _id: "x" }, { $addToSet: { a: { $each: [3, 7] } } });
+  assert.equal((await c.findOne({ _id: "x" }))!.a, [1, 2, 3, 7]);
 });
 
 test("a write that bypasses the store layer is refused, not silently applied", async (ctx) => {

@@ -102,6 +102,10 @@ export async function createClose(ctx: QueryContext, a: Parsed<"create_close">):
   if (old && old.fid !== a.fid) {
     // the key now names the new fid; the old version's bytes go (unless another key names it)
     await releaseFid(ctx, old.fid, old.devids, "replaced");
+  } else if (old && old.fid === a.fid) {
+    // the same fid closed twice (its upload record came back after a crash): the copies already
+    // recorded are still there; keep them recorded
+    await ctx.store.files.updateOne({ _id: old._id, fid: a.fid }, { $addToSet: { devids: { $each: old.devids } } });
   }
   ctx.fileChanged(a.domain, a.key, a.fid);
   // Durability beyond MogileFS: wait for k copies (class durable_copies, or wait_replicated; true
