@@ -193,7 +193,8 @@ t("a fid hint far beyond the counter is refused and does not jam allocation", as
 t("a whole fsck run deletes old bytes no file records, and keeps young ones and recorded ones", async ({ tc }) => {
   const body = randomBytes(3000);
   await tc.client.put(D, "kept", body, { class: "two" });
-  const kept = (await infoOf(tc, "kept"))!;
+  // replicated first: the device picked below must be one the policy leaves alone
+  const kept = await until(async () => { const i = await infoOf(tc, "kept"); return i && hostsOf(tc, i.devids!) >= 2 && i; }, 30_000, "kept at 2 copies");
   const host = tc.cluster.storage[0];
   const devid = host.devids[0];
   const place = (fid: number) => path.join(host.root, fidPath(devid, fid));

@@ -51,6 +51,10 @@ export async function replicate(d: Deps, job: ReplicateJob, attempt = 1): Promis
     if (job.ts && Date.now() - job.ts < LINK_GRACE_MS) return retry(`fid ${job.fid} not linked yet`);
     return ack; // deleted or replaced meanwhile: nothing to do
   }
+  if (job.reason === "updateclass" && job.class !== undefined && file.class !== job.class && job.ts && Date.now() - job.ts < LINK_GRACE_MS) {
+    // queued just before the class change is recorded (see updateclass)
+    return retry(`class change of fid ${job.fid} to ${job.class} not recorded yet`);
+  }
   // a class deleted since the file was written: the domain's default class rule
   const rule = ruleOf(await d.classes.forFile(file));
   const failedDevs = new Set<number>();

@@ -14,8 +14,11 @@ export async function updateFileClass(ctx: QueryContext, a: Parsed<"updateclass"
   if (!doc) throw new MogileError("invalid_key", `unknown key ${a.key} in domain ${a.domain}`);
   if (doc.class === cls.class) return {};
   if (doc.devids.length === 0) throw new MogileError("no_devices", `fid ${doc.fid} has no copies`);
+  // queue the replication first, so a crash between the two cannot leave the file at its old
+  // class's copies; the job names the class, and a replicator that finds the old class still
+  // recorded waits for the change a little (then acks: the change never happened)
+  await ctx.enqueueReplicate({ fid: doc.fid, domain: doc.domain, key: doc.key, class: cls.class, reason: "updateclass", ts: Date.now() }, `repl-${doc.fid}-class-${cls.class}-${Date.now()}`);
   await ctx.store.files.updateOne({ _id: doc._id, fid: doc.fid }, { $set: { class: cls.class } });
-  await ctx.enqueueReplicate({ fid: doc.fid, domain: doc.domain, key: doc.key, reason: "updateclass", ts: Date.now() }, `repl-${doc.fid}-class-${cls.class}-${Date.now()}`);
   ctx.fileChanged(a.domain, a.key, doc.fid);
   return {};
 }
