@@ -1,7 +1,8 @@
 // Starts the infrastructure servers a cluster needs: nats-server, and a MongoDB-wire metadata server
 // (MOGILE_MONGO_URL if set; else mongod as a one-node replica set; else FerretDB on PostgreSQL).
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, existsSync, readdirSync, readFileSync, openSync, chownSync, chmodSync, appendFileSync } from "node:fs";
+import { mkdirSync, existsSync, readdirSync, readFileSync, writeFileSync, openSync, chownSync, chmodSync, appendFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,7 +11,11 @@ import { MongoClient } from "mongodb";
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const TOOLS = path.join(REPO, ".tools", "bin");
 
-export interface Service { name: string; proc: ChildProcess | null; stop(): Promise<void> }
+export interface Service {
+  name: string; proc: ChildProcess | null; stop(): Promise<void>;
+  /** environment the process was started with beyond ours (to start it again the same way) */
+  env?: Record<string, string>;
+}
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -92,17 +97,33 @@ const pgBin = (): string | null => {
 };
 const isRoot = () => process.getuid?.() === 0;
 /** PostgreSQL refuses to run as root: run its tools as the `postgres` user then. */
-function pgRun(bin: string, args: string[], opts: { stdio?: "ignore" | "pipe" } = {}): string {
+function pgRun(bin: string, args: string[], opts: { stdio?: "ignore" | "pipe"; input?: string } = {}): string {
   const [cmd, argv] = isRoot() ? ["runuser", ["-u", "postgres", "--", bin, ...args]] : [bin, args];
   try {
-    return execFileSync(cmd, argv, { stdio: ["ignore", opts.stdio === "ignore" ? "ignore" : "pipe", "pipe"], encoding: "utf8" }) ?? "";
+    return execFileSync(cmd, argv, { stdio: [opts.input === undefined ? "ignore" : "pipe", opts.stdio === "ignore" ? "ignore" : "pipe", "pipe"], input: opts.input, encoding: "utf8" }) ?? "";
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new Error(`${path.basename(bin)} failed: ${(e.stderr || e.message).trim()}`);
   }
 }
 
-async function startPostgres(o: { dataDir: string; port: number; logDir: string }): Promise<Service & { url: string; bin: string }> {
+/**
+ * The password FerretDB uses to reach PostgreSQL over TCP: generated at the first start, kept in
+ * the data dir (mode 0600, readable by this user only).
+ */
+function pgPassword(dataDir: string): string {
+  const dir = path.join(dataDir, "secrets");
+  const file = path.join(dir, "postgres-password");
+  if (!existsSync(file)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(file, randomBytes(24).toString("base64url") + "\n", { mode: 0o600, flag: "wx" });
+  }
+  const pw = readFileSync(file, "utf8").trim();
+  if (!/^[A-Za-z0-9_-]{16,}$/.test(pw)) throw new Error(`${file} does not hold a password mogile generated`);
+  return pw;
+}
+
+async function startPostgres(o: { dataDir: string; port: number; logDir: string }): Promise<Service & { url: string; bin: string; socketDir: string; port: number }> {
   const bin = pgBin();
   if (!bin) throw new Error("PostgreSQL is not installed: run deploy/setup.sh");
   const dir = path.join(o.dataDir, "pg");
@@ -115,7 +136,7 @@ async function startPostgres(o: { dataDir: string; port: number; logDir: string 
     chownSync(dir, uid, gid);
   }
   if (!existsSync(path.join(dir, "PG_VERSION"))) {
-    pgRun(path.join(bin, "initdb"), ["-D", dir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"], { stdio: "ignore" });
+    pgRun(path.join(bin, "initdb"), ["-D", dir, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"], { stdio: "ignore" });
     appendFileSync(path.join(dir, "postgresql.conf"), [
       "listen_addresses = '127.0.0.1'",
       `unix_socket_directories = '${dir}'`,
@@ -124,6 +145,17 @@ async function startPostgres(o: { dataDir: string; port: number; logDir: string 
       "",
     ].join("\n"));
   }
+  // Who may connect: the unix socket lives in the data directory, which only its owner can
+  // enter (initdb makes it 0700), and is trusted; TCP needs the generated password (FerretDB
+  // connects over TCP). Rewritten on every start, so data dirs made before this are tightened too.
+  writeFileSync(path.join(dir, "pg_hba.conf"), [
+    "# written by mogile (deploy/services.ts) on every start",
+    "local all all trust",
+    "host all all 127.0.0.1/32 scram-sha-256",
+    "host all all ::1/128 scram-sha-256",
+    "",
+  ].join("\n"));
+  const password = pgPassword(o.dataDir);
   // the port can change between runs: pass it on the command line
   const logPath = path.join(dir, "server.log");
   try { pgRun(path.join(bin, "pg_ctl"), ["-D", dir, "stop", "-m", "fast"], { stdio: "ignore" }); } catch { /* not running */ }
@@ -131,15 +163,18 @@ async function startPostgres(o: { dataDir: string; port: number; logDir: string 
   // MOGILE_PG_SYNC_COMMIT=off trades the last few hundred ms of commits on power loss for speed
   const syncCommit = process.env.MOGILE_PG_SYNC_COMMIT === "off" ? "off" : "on";
   pgRun(path.join(bin, "pg_ctl"), ["-D", dir, "-l", logPath, "-o", `-p ${o.port} -c synchronous_commit=${syncCommit}`, "-w", "-t", "60", "start"], { stdio: "ignore" });
-  const has = pgRun(path.join(bin, "psql"), ["-h", "127.0.0.1", "-p", String(o.port), "-U", "postgres", "-tAc", "SELECT 1 FROM pg_database WHERE datname='ferretdb'"]);
-  if (!has.includes("1")) pgRun(path.join(bin, "createdb"), ["-h", "127.0.0.1", "-p", String(o.port), "-U", "postgres", "ferretdb"], { stdio: "ignore" });
+  const socket = ["-h", dir, "-p", String(o.port), "-U", "postgres"];
+  // the password on stdin, never on a command line
+  pgRun(path.join(bin, "psql"), [...socket, "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q"], { stdio: "ignore", input: `ALTER USER postgres PASSWORD '${password}';\n` });
+  const has = pgRun(path.join(bin, "psql"), [...socket, "-tAc", "SELECT 1 FROM pg_database WHERE datname='ferretdb'"]);
+  if (!has.includes("1")) pgRun(path.join(bin, "createdb"), [...socket, "ferretdb"], { stdio: "ignore" });
   // single-document atomicity for FerretDB (see the file): before FerretDB creates any table.
   // Passed inline: the postgres user may not be able to read files under our checkout
   const guard = readFileSync(path.join(REPO, "deploy", "metadata-guard.sql"), "utf8");
-  pgRun(path.join(bin, "psql"), ["-h", "127.0.0.1", "-p", String(o.port), "-U", "postgres", "-d", "ferretdb", "-v", "ON_ERROR_STOP=1", "-q", "-c", guard], { stdio: "ignore" });
+  pgRun(path.join(bin, "psql"), [...socket, "-d", "ferretdb", "-v", "ON_ERROR_STOP=1", "-q", "-c", guard], { stdio: "ignore" });
   return {
-    name: "postgres", proc: null, bin,
-    url: `postgres://postgres@127.0.0.1:${o.port}/ferretdb`,
+    name: "postgres", proc: null, bin, socketDir: dir, port: o.port,
+    url: `postgres://postgres:${password}@127.0.0.1:${o.port}/ferretdb`,
     async stop() { try { pgRun(path.join(bin, "pg_ctl"), ["-D", dir, "stop", "-m", "fast", "-w"], { stdio: "ignore" }); } catch { /* already down */ } },
   };
 }
@@ -168,10 +203,10 @@ export async function startMetadata(o: { dataDir: string; logDir: string; port?:
   for (let i = 1; ; i++) {
     const p = i === 1 ? port : await freePort();
     const proc = spawn(path.join(TOOLS, "ferretdb"), [
-      "--handler=postgresql", `--postgresql-url=${pg.url}`,
+      "--handler=postgresql",
       `--listen-addr=127.0.0.1:${p}`, "--repl-set-name=rs0",
       `--state-dir=${state}`, "--debug-addr=-", "--telemetry=disable", "--log-level=error",
-    ], { stdio: ["ignore", fd, fd], env: { ...process.env, DO_NOT_TRACK: "1" }, detached: true });
+    ], { stdio: ["ignore", fd, fd], env: { ...process.env, DO_NOT_TRACK: "1", FERRETDB_POSTGRESQL_URL: pg.url }, detached: true }); // the URL holds the password: not on the command line
     try {
       await waitForPort(p, 30_000, "ferretdb", proc);
     } catch (err) {
@@ -179,12 +214,12 @@ export async function startMetadata(o: { dataDir: string; logDir: string; port?:
       if (i >= attempts) { await pg.stop(); throw err; }
       continue;
     }
-    const ferret: Service = { name: "ferretdb", proc, stop: () => stopProcess(proc) };
+    const ferret: Service = { name: "ferretdb", proc, stop: () => stopProcess(proc), env: { FERRETDB_POSTGRESQL_URL: pg.url } };
     const pgDone = pg;
     return {
       url: `mongodb://127.0.0.1:${p}/?replicaSet=rs0`,
       services: [ferret, pgDone],
-      afterBootstrap: async (db) => ferretIndexes(pgDone.bin, pgDone.url, db),
+      afterBootstrap: async (db) => ferretIndexes(pgDone.bin, pgDone.socketDir, pgDone.port, db),
     };
   }
 }
@@ -226,9 +261,8 @@ export const FERRET_GIN_FIELDS: Record<string, string[]> = {
   fscklog: ["_id", "_gone"],
 };
 
-async function ferretIndexes(bin: string, url: string, db: string): Promise<void> {
-  const u = new URL(url);
-  const psql = (sql: string) => pgRun(path.join(bin, "psql"), ["-h", u.hostname, "-p", u.port, "-U", "postgres", "-d", "ferretdb", "-v", "ON_ERROR_STOP=1", "-tAc", sql]);
+async function ferretIndexes(bin: string, socketDir: string, port: number, db: string): Promise<void> {
+  const psql = (sql: string) => pgRun(path.join(bin, "psql"), ["-h", socketDir, "-p", String(port), "-U", "postgres", "-d", "ferretdb", "-v", "ON_ERROR_STOP=1", "-tAc", sql]);
   const schema = db.replace(/[^a-z0-9_]/gi, "");
   for (const [collection, fields] of Object.entries(FERRET_GIN_FIELDS)) {
     const table = psql(`SELECT _jsonb->>'table' FROM "${schema}"._ferretdb_database_metadata WHERE _jsonb->>'_id' = '${collection}'`).trim();

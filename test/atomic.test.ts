@@ -2,7 +2,8 @@
 // concurrent updates, compare-and-set and conditional deletes through the store layer lose nothing.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync, statSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { MongoClient } from "mongodb";
 import { startMetadata, type Metadata } from "../deploy/services.ts";
@@ -112,6 +113,20 @@ test("array filters the fences rely on ($nin on arrays and on missing fields) be
   assert.equal((await c.findOne({ _id: "x" }))!.a, [1, 2, 3]);
   await c.updateOne({ _id: "x" }, { $addToSet: { a: { $each: [3, 7] } } });
   assert.equal((await c.findOne({ _id: "x" }))!.a, [1, 2, 3, 7]);
+});
+
+test("the embedded PostgreSQL takes TCP connections only with the generated password", async (ctx) => {
+  const url = new URL(ctx.meta!.services.find((x) => x.name === "ferretdb")!.env!.FERRETDB_POSTGRESQL_URL);
+  const file = path.join(ctx.dir, "secrets", "postgres-password");
+  assert.is(statSync(file).mode & 0o077, 0, "the password file is private");
+  assert.is(readFileSync(file, "utf8").trim(), decodeURIComponent(url.password));
+  const psql = (env: Record<string, string>) => spawnSync("psql", ["-h", "127.0.0.1", "-p", url.port, "-U", "postgres", "-d", "ferretdb", "-w", "-tAc", "SELECT 1"], { env: { ...process.env, PGPASSWORD: "", ...env }, encoding: "utf8" });
+  const none = psql({});
+  assert.is.not(none.status, 0, "no password: refused");
+  assert.match(none.stderr, /password/);
+  assert.is.not(psql({ PGPASSWORD: "wrong" }).status, 0, "a wrong password: refused");
+  const ok = psql({ PGPASSWORD: decodeURIComponent(url.password) });
+  assert.is(ok.status, 0, ok.stderr);
 });
 
 test("a write that bypasses the store layer is refused, not silently applied", async (ctx) => {

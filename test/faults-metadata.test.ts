@@ -43,8 +43,9 @@ t("metadata - FerretDB restarted under load: actors reconnect and carry on", asy
     await new Promise((r) => setTimeout(r, OUTAGE_MS));
     // the same server again: same binary, arguments, port and PostgreSQL backend
     const fd = openSync(path.join(tc.dataDir, "logs", "ferretdb.log"), "a");
-    const proc = spawn(old.spawnfile, old.spawnargs.slice(1), { stdio: ["ignore", fd, fd], env: { ...process.env, DO_NOT_TRACK: "1" }, detached: true });
-    services[i] = { name: "ferretdb", proc, stop: () => stopProcess(proc) };
+    const env = services[i].env ?? {};
+    const proc = spawn(old.spawnfile, old.spawnargs.slice(1), { stdio: ["ignore", fd, fd], env: { ...process.env, DO_NOT_TRACK: "1", ...env }, detached: true });
+    services[i] = { name: "ferretdb", proc, stop: () => stopProcess(proc), env };
     await waitForPort(port, 30_000, "ferretdb", proc);
     const upAt = Date.now();
     log(`FerretDB back after ${upAt - downAt} ms`);
