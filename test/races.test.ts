@@ -224,4 +224,31 @@ t("a whole fsck run deletes old bytes no file records, and keeps young ones and 
   rmSync(place(990_002));
 });
 
+t("a replica fetch is refused unless its source is a registered storage node's copy of that fid", async ({ tc }) => {
+  const body = randomBytes(2000);
+  await tc.client.put(D, "fetched", body, { class: "two" });
+  const info = await until(async () => { const i = await infoOf(tc, "fetched"); return i && i.devids!.length >= 2 && i; }, 30_000, "2 copies");
+  const { paths } = await tc.client.getPaths(D, "fetched", { noverify: true });
+  const hosts = await tc.client.getHosts();
+  // a device of a host without a copy: where a fetch would write
+  const target = tc.cluster.storage.find((s) => !s.devids.some((d) => info.devids!.includes(d)))!;
+  const hostid = hosts.find((h) => h.hostname === target.host)!.hostid;
+  const devid = target.devids[0];
+  const fetch = async (from: string, fid = 990_500) => {
+    const msg = await tc.client.nc.request(`mogile.storage.${hostid}.fetch`, JSON.stringify({ devid, fid, from, length: body.length }), { timeout: 10_000 });
+    return msg.json<{ ok: boolean; error?: string }>();
+  };
+  const refused = [
+    await fetch(`${tc.cluster.httpUrl}/v1/domains/${D}/files/fetched`), // not a storage node
+    await fetch(paths[0]), // a storage node's copy of another fid
+    await fetch(paths[0].replace(/\/dev\d+\/.*$/, `/dev${devid}/0/000/990/0000990500.fid?x=1`)), // query strings are not fid URLs
+    await fetch("http://10.255.255.1:80" + new URL(paths[0]).pathname, info.fid), // the right path on an unknown node
+  ];
+  for (const r of refused) assert.is(r.ok, false, JSON.stringify(r));
+  assert.ok(!existsSync(path.join(target.root, fidPath(devid, 990_500))), "nothing written");
+  // the real thing still works
+  const ok = await fetch(paths[0], info.fid);
+  assert.ok(ok.ok, JSON.stringify(ok));
+});
+
 t.run();

@@ -14,6 +14,7 @@ import { httpRequest, drain } from "../../protocol/http.ts";
 import { MogileClient } from "../../protocol/client.ts";
 import { createFileServer, fileStore, sweepTempFiles, isHashName, type FileStore, type Written } from "./files.ts";
 import { MountTable, deviceDir } from "./mount.ts";
+import { RegisteredSources } from "./sources.ts";
 
 const Config = z.object({
   /** host name registered with the tracker (unique per storage host) */
@@ -74,10 +75,11 @@ export async function start(ctx: ActorContext) {
     }
     if (abort.signal.aborted) return;
     log.info("registered", { hostid });
+    const sources = new RegisteredSources(client);
     fetchSub = ctx.nc.subscribe(subjects.storage(hostid, "fetch"), {
       callback: (err, msg) => {
         if (err) return;
-        pullReplica(fs, msg.data).then(
+        pullReplica(fs, sources, msg.data).then(
           (w) => msg.respond(JSON.stringify({ ok: true, length: w.length, ...(w.digest ? { digest: w.digest } : {}) })),
           (e: Error) => msg.respond(JSON.stringify({ ok: false, error: e.message })),
         );
@@ -143,11 +145,12 @@ async function publishHeartbeats(ctx: ActorContext, fs: FileStore, mounts: Mount
  * With `hashtype` the digest is computed while streaming (and returned); with `checksum` too, a
  * copy whose digest differs is refused before it is renamed into place.
  */
-async function pullReplica(fs: FileStore, data: Uint8Array): Promise<Written> {
+async function pullReplica(fs: FileStore, sources: RegisteredSources, data: Uint8Array): Promise<Written> {
   const job = StorageFetch.parse(JSON.parse(new TextDecoder().decode(data)));
   const target = fs.resolve(fidPath(job.devid, job.fid));
   if (!target) throw new Error(`device ${job.devid} is not on this node`);
   await fs.assertMounted(job.devid);
+  await sources.check(job.from, job.fid);
   const res = await httpRequest(job.from, { method: "GET", timeoutMs: 60_000 });
   if (res.statusCode !== 200) {
     await drain(res);
