@@ -10,6 +10,8 @@ export interface ConnectionOptions {
   maxQueued: number;
   /** a reply nobody reads for this long drops the connection (MogileFS: 120 s) */
   writeTimeoutMs: number;
+  /** a connection silent this long with nothing left to answer is closed (an abandoned client holds a slot) */
+  idleMs: number;
   /** the reply line for one request line (CRLF included), or null for lines that get none; never rejects */
   answer(line: string): Promise<string | null>;
   log: Logger;
@@ -40,6 +42,15 @@ export class LegacyConnection {
     // resets and broken pipes are normal for a network server: the connection just goes away
     socket.on("error", (err) => o.log.debug("legacy connection error", { err, remote: socket.remoteAddress }));
     socket.once("close", () => { this.queue.length = 0; });
+    // the socket's inactivity timer restarts on every byte either way; a command still being answered is not idle
+    socket.setTimeout(o.idleMs);
+    socket.on("timeout", () => {
+      if (this.ending) return;
+      // re-arm: the reply normally restarts the timer, but a request with no reply line would not
+      if (this.busy || this.queue.length) return void socket.setTimeout(o.idleMs);
+      o.log.debug("legacy connection idle; closing it", { remote: socket.remoteAddress, idleMs: o.idleMs });
+      this.drain();
+    });
   }
 
   /** Stop reading new requests; answer the ones already received, then close. */
