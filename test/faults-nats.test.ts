@@ -17,10 +17,16 @@ import type { Store } from "../actors/runtime/mongo.ts";
 const WORKERS = 6;
 const t = suite<{ tc: TestCluster; store: Store }>("faults: NATS cluster");
 t.before(async (ctx) => {
-  ctx.tc = await startTestCluster("faults-nats", { natsNodes: 3 });
-  ctx.store = await metadata(ctx.tc.cluster);
-  await ctx.tc.client.createDomain("fn");
-  await ctx.tc.client.createClass("fn", "two", 2);
+  // uvu reports a failed before-hook only as a missing pass: say what failed
+  try {
+    ctx.tc = await startTestCluster("faults-nats", { natsNodes: 3 });
+    ctx.store = await metadata(ctx.tc.cluster);
+    await ctx.tc.client.createDomain("fn");
+    await ctx.tc.client.createClass("fn", "two", 2);
+  } catch (err) {
+    log(`setup failed: ${(err as Error).stack ?? err}`);
+    throw err;
+  }
 });
 t.after(async (ctx) => { await ctx.store?.close(); await ctx.tc?.stop(); });
 
