@@ -2,7 +2,7 @@
 // its own store dir. A node can be killed and started again on the same ports and store, as the
 // fault tests do; streams created with num_replicas = N survive the loss of a minority.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, openSync, writeFileSync } from "node:fs";
+import { mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -47,8 +47,23 @@ export class NatsNode implements Service {
 
 export interface NatsCluster { nodes: NatsNode[]; /** every node's client URL, comma-separated */ url: string }
 
-/** Start `size` routed nodes and wait until JetStream has a meta leader (streams can be created). */
+/**
+ * Start `size` routed nodes and wait until JetStream has a meta leader (streams can be created).
+ * A free port can be taken by someone else before a node binds it (tests start many servers on
+ * one machine): then start again on fresh ports, from empty store directories.
+ */
 export async function startNatsCluster(o: { dataDir: string; logDir: string; size?: number; clusterName?: string }): Promise<NatsCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNatsClusterOnce(o);
+    } catch (err) {
+      if (attempt >= 3 || !/in use|exited with code/.test((err as Error).message)) throw err;
+      rmSync(path.join(o.dataDir, "nats-cluster"), { recursive: true, force: true });
+    }
+  }
+}
+
+async function startNatsClusterOnce(o: { dataDir: string; logDir: string; size?: number; clusterName?: string }): Promise<NatsCluster> {
   const size = o.size ?? 3;
   const ports = await Promise.all(Array.from({ length: size }, async () => ({ client: await freePort(), route: await freePort() })));
   const nodes = ports.map((p, i) => {
