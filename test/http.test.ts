@@ -59,7 +59,8 @@ t("http - put, read (whole, ranged, HEAD, meta), list and delete a key containin
 
   const meta = await until(async () => {
     const m = await (await fetch(`${url}/v1/domains/web/files/${enc(key)}?meta=1`)).json();
-    return m.devcount === 2 && m;
+    // both copies recorded and both devices seen alive (a heartbeat late under load hides one)
+    return m.devcount === 2 && m.paths?.length === 2 && m;
   }, 20_000, "2 copies");
   assert.is(meta.fid, put.fid);
   assert.is(meta.class, "default");
