@@ -33,7 +33,7 @@ const hashtype = z.enum(HASH_TYPES);
 /**
  * A replication policy: `MultipleHosts(N?)` (default), `MultipleDevices(N?)`, or zone-aware
  * `MultipleNetworks(N?)` (alias `HostsPerNetwork(N?)`); an empty or zero N means the class mindevcount.
- * The `MogileFS::ReplicationPolicy::` prefix is accepted. The one grammar: actors/domain/policy.ts
+ * The `MogileFS::ReplicationPolicy::` prefix is accepted. The one grammar: actors/runtime/domain/policy.ts
  * parses with this pattern (group 1 the name, group 2 the N).
  */
 export const REPL_POLICY_PATTERN = /^(?:MogileFS::ReplicationPolicy::)?(MultipleHosts|MultipleDevices|MultipleNetworks|HostsPerNetwork)\(\s*(\d*)\s*\)$/;

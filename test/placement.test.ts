@@ -1,10 +1,10 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { DeviceView, MIN_FREE_BYTES } from "../actors/runtime/devices.ts";
-import { decide, parsePolicy, policyMin, type Placed, type ReplPolicy } from "../actors/domain/policy.ts";
+import { decide, parsePolicy, policyMin, type Placed, type ReplPolicy } from "../actors/runtime/domain/policy.ts";
 import { createLogger } from "../actors/runtime/log.ts";
 import { classId, type ClassDoc, type Store } from "../actors/runtime/mongo.ts";
-import { ClassCache, DEFAULT_CLASS, defaultClassRow, ruleOf } from "../actors/domain/classes.ts";
+import { ClassCache, DEFAULT_CLASS, defaultClassRow, ruleOf } from "../actors/runtime/domain/classes.ts";
 import { policyMet } from "../actors/fsck/check.ts";
 import { CreateClass } from "../protocol/schemas.ts";
 import type { DeviceStateName } from "../protocol/schemas.ts";

@@ -8,8 +8,8 @@ import type { FsckEvcode, ReplicateJob } from "../../protocol/schemas.ts";
 import { headLength } from "../../protocol/http.ts";
 import { copyIsThere, type DeviceView } from "../runtime/devices.ts";
 import type { ClassDoc, FileDoc, Store } from "../runtime/mongo.ts";
-import { decide, placement } from "../domain/policy.ts";
-import { ruleOf } from "../domain/classes.ts";
+import { decide, placement } from "../runtime/domain/policy.ts";
+import { ruleOf } from "../runtime/domain/classes.ts";
 import type { Logger } from "../runtime/log.ts";
 import { deleteCopy, digestOf } from "./move.ts";
 

@@ -9,8 +9,8 @@ import { httpRequest, readText } from "../../protocol/http.ts";
 import { copyIsThere, type DeviceView } from "../runtime/devices.ts";
 import type { ClassDoc, FileDoc, Store } from "../runtime/mongo.ts";
 import type { Logger } from "../runtime/log.ts";
-import { ruleOf } from "../domain/classes.ts";
-import { meets, placement } from "../domain/policy.ts";
+import { ruleOf } from "../runtime/domain/classes.ts";
+import { meets, placement } from "../runtime/domain/policy.ts";
 
 export interface MoveDeps {
   store: Store; devices: DeviceView; nc: NatsConnection; js: JetStreamClient; log: Logger;

@@ -4,7 +4,7 @@
 // collection: we probe fids one by one (an indexed equality each) and use a range query only to
 // jump over long gaps.
 import type { FileDoc, Store } from "../runtime/mongo.ts";
-import { classNameOf } from "../domain/classes.ts";
+import { classNameOf } from "../runtime/domain/classes.ts";
 
 export type WalkMode = "range" | "probe";
 export interface Scope { domain: string | null; class: string | null }

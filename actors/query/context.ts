@@ -5,7 +5,7 @@ import { subjects } from "../../protocol/subjects.ts";
 import type { DeleteJob, ReplicateJob } from "../../protocol/schemas.ts";
 import { MogileError } from "../../protocol/errors.ts";
 import { fileId, type Store, type ClassDoc } from "../runtime/mongo.ts";
-import { ClassCache, classNameOf } from "../domain/classes.ts";
+import { ClassCache, classNameOf } from "../runtime/domain/classes.ts";
 import type { Counters, FidAllocator } from "../runtime/counters.ts";
 import type { DeviceView } from "../runtime/devices.ts";
 import type { Logger } from "../runtime/log.ts";

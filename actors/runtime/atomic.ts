@@ -42,9 +42,6 @@ const isDuplicate = (err: unknown) => (err as { code?: number }).code === 11000;
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 const incarnation = () => randomBytes(8).toString("hex");
 
-export interface GuardStats { conflicts: number }
-/** process-wide count of writes retried after losing a race (benchmarks read it) */
-export const guardStats: GuardStats = { conflicts: 0 };
 
 /** How long one write may keep losing races before its caller sees the error. */
 const MAX_ATTEMPTS = 200;
@@ -97,7 +94,6 @@ export class GuardedCollection<T extends Document> {
         if (UNGUARDED.test(msg)) throw new Error(`${what} on ${this.raw.collectionName} bypassed the store layer: ${msg}`);
         const duplicate = upsert && isDuplicate(err);
         if ((!CONFLICT.test(msg) && !duplicate) || attempt >= MAX_ATTEMPTS || Date.now() - t0 > MAX_MS) throw err;
-        guardStats.conflicts++;
         // an upsert blocked by a deleted document's row: remove deleted rows now
         // (a collision on another unique field than _id: any deleted row may be the one)
         if (duplicate && (id === undefined || (await this.removeMarked(0, id)) === 0)) await this.removeMarked(0);
@@ -129,7 +125,7 @@ export class GuardedCollection<T extends Document> {
     if (this.sweep) return;
     this.sweep = setTimeout(() => {
       this.sweep = null;
-      this.removeMarked(TOMBSTONE_MS).then((n) => { if (n === 0) return; }, () => { /* next delete or insert retries */ });
+      this.removeMarked(TOMBSTONE_MS).catch(() => { /* the next delete, insert or store open removes them */ });
     }, TOMBSTONE_MS + 100);
     this.sweep.unref();
   }

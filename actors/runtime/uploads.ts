@@ -34,20 +34,10 @@ export class Uploads {
     await this.kv.put(keyOf(u.fid), JSON.stringify(u));
   }
 
-  /** Atomically take an open upload: null if it is gone (closed already, or expired). */
-  async take(fid: number, revision?: number): Promise<Upload | null> {
-    const e = await this.kv.get(keyOf(fid));
-    if (!e || e.operation !== "PUT") return null;
-    if (revision !== undefined && e.revision !== revision) return null;
-    try {
-      await this.kv.purge(keyOf(fid), { previousSeq: e.revision, ttl: "60s" });
-    } catch {
-      return null; // someone else took it first
-    }
-    return Upload.parse(e.json());
-  }
-
-  /** Take an upload already read with peek(): only if it is still at that revision. */
+  /**
+   * Take an upload read with peek(), atomically: only if it is still at that revision, so
+   * create_close and the reaper can never both take it.
+   */
   async takePeeked(p: { upload: Upload; revision: number }): Promise<Upload | null> {
     try {
       await this.kv.purge(keyOf(p.upload.fid), { previousSeq: p.revision, ttl: "60s" });

@@ -3,7 +3,7 @@ import type { QueryContext } from "../context.ts";
 import { DEFAULT_REPL_POLICY, type Parsed, type Reply } from "../../../protocol/schemas.ts";
 import { MogileError } from "../../../protocol/errors.ts";
 import { classId } from "../../runtime/mongo.ts";
-import { DEFAULT_CLASS, DEFAULT_HASHTYPE } from "../../domain/classes.ts";
+import { DEFAULT_CLASS, DEFAULT_HASHTYPE } from "../../runtime/domain/classes.ts";
 import { namesChanged, requireDomainRow, unlessDuplicate } from "./util.ts";
 
 export async function createClass(ctx: QueryContext, a: Parsed<"create_class">): Promise<Reply<"create_class">> {

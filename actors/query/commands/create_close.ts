@@ -8,7 +8,7 @@ import { headLength } from "../../../protocol/http.ts";
 import { fileId } from "../../runtime/mongo.ts";
 import { releaseFid } from "./util.ts";
 import { httpRequest, readText } from "../../../protocol/http.ts";
-import { parsePolicy, policyMin } from "../../domain/policy.ts";
+import { parsePolicy, policyMin } from "../../runtime/domain/policy.ts";
 import { waitForCopies } from "./durable_wait.ts";
 
 /** `ALG:hex` compared case-insensitively in the hex, exactly in the algorithm name */

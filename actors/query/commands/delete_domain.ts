@@ -3,7 +3,7 @@ import type { QueryContext } from "../context.ts";
 import type { Parsed, Reply } from "../../../protocol/schemas.ts";
 import { MogileError } from "../../../protocol/errors.ts";
 import { classId } from "../../runtime/mongo.ts";
-import { DEFAULT_CLASS } from "../../domain/classes.ts";
+import { DEFAULT_CLASS } from "../../runtime/domain/classes.ts";
 import { namesChanged, requireDomainRow } from "./util.ts";
 
 export async function deleteDomain(ctx: QueryContext, a: Parsed<"delete_domain">): Promise<Reply<"delete_domain">> {

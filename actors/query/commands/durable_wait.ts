@@ -9,7 +9,7 @@ import { MogileError } from "../../../protocol/errors.ts";
 import { actorConfig } from "../../runtime/config.ts";
 import { sleep } from "../../runtime/actor.ts";
 import { fileId } from "../../runtime/mongo.ts";
-import { spreadCount, type Placed, type ReplPolicy } from "../../domain/policy.ts";
+import { spreadCount, type Placed, type ReplPolicy } from "../../runtime/domain/policy.ts";
 import type { QueryContext } from "../context.ts";
 
 const Config = z.object({

@@ -3,7 +3,7 @@
 import type { QueryContext } from "../context.ts";
 import type { Parsed, Reply } from "../../../protocol/schemas.ts";
 import { MogileError } from "../../../protocol/errors.ts";
-import { tasks, ensureFsck, currentMaxFid } from "../../domain/tasks.ts";
+import { tasks, ensureFsck, currentMaxFid } from "../../runtime/domain/tasks.ts";
 import { tasksChanged } from "./fsck_util.ts";
 
 export async function fsckReset(ctx: QueryContext, a: Parsed<"fsck_reset">): Promise<Reply<"fsck_reset">> {

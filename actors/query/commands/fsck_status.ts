@@ -1,7 +1,7 @@
 // fsck_status: the run's state, checkpoint and event counts, plus its rate and the files left.
 import type { QueryContext } from "../context.ts";
 import type { Parsed, Reply } from "../../../protocol/schemas.ts";
-import { tasks, fsckState, nowSec } from "../../domain/tasks.ts";
+import { tasks, fsckState, nowSec } from "../../runtime/domain/tasks.ts";
 
 export async function fsckStatus(ctx: QueryContext, _a: Parsed<"fsck_status">): Promise<Reply<"fsck_status">> {
   const t = tasks(ctx.store);

@@ -1,7 +1,7 @@
 // fsck_stop: the fsck actor finishes the batch in hand, records its checkpoint and pauses.
 import type { QueryContext } from "../context.ts";
 import type { Parsed, Reply } from "../../../protocol/schemas.ts";
-import { tasks, nowSec } from "../../domain/tasks.ts";
+import { tasks, nowSec } from "../../runtime/domain/tasks.ts";
 import { tasksChanged } from "./fsck_util.ts";
 
 export async function fsckStop(ctx: QueryContext, _a: Parsed<"fsck_stop">): Promise<Reply<"fsck_stop">> {

@@ -1,7 +1,7 @@
 // get_domains: every domain with its classes (the implicit default class included).
 import type { QueryContext } from "../context.ts";
 import type { ClassInfo, Parsed, Reply } from "../../../protocol/schemas.ts";
-import { DEFAULT_CLASS, defaultClassRow } from "../../domain/classes.ts";
+import { DEFAULT_CLASS, defaultClassRow } from "../../runtime/domain/classes.ts";
 
 export async function getDomains(ctx: QueryContext, _a: Parsed<"get_domains">): Promise<Reply<"get_domains">> {
   const [domains, classes] = await Promise.all([ctx.store.domains.find().sort({ _id: 1 }).toArray(), ctx.store.classes.find().toArray()]);

@@ -2,7 +2,7 @@
 import type { QueryContext } from "../context.ts";
 import type { Parsed, Reply } from "../../../protocol/schemas.ts";
 import { MogileError } from "../../../protocol/errors.ts";
-import { tasks, ensureRebalance } from "../../domain/tasks.ts";
+import { tasks, ensureRebalance } from "../../runtime/domain/tasks.ts";
 
 export async function rebalanceReset(ctx: QueryContext, _a: Parsed<"rebalance_reset">): Promise<Reply<"rebalance_reset">> {
   const t = tasks(ctx.store);

@@ -2,8 +2,8 @@
 import type { QueryContext } from "../context.ts";
 import type { Parsed, Reply } from "../../../protocol/schemas.ts";
 import { MogileError } from "../../../protocol/errors.ts";
-import { parsePolicy } from "../../domain/rebalance_policy.ts";
-import { tasks, ensureRebalance } from "../../domain/tasks.ts";
+import { parsePolicy } from "../../runtime/domain/rebalance_policy.ts";
+import { tasks, ensureRebalance } from "../../runtime/domain/tasks.ts";
 
 export async function rebalanceSetPolicy(ctx: QueryContext, a: Parsed<"rebalance_set_policy">): Promise<Reply<"rebalance_set_policy">> {
   parsePolicy(a.policy);

@@ -2,7 +2,7 @@
 import type { QueryContext } from "../context.ts";
 import type { Parsed, Reply } from "../../../protocol/schemas.ts";
 import { MogileError } from "../../../protocol/errors.ts";
-import { tasks, ensureRebalance, fsckState, nowSec, rebalanceStateString, REBALANCE_DEFAULT } from "../../domain/tasks.ts";
+import { tasks, ensureRebalance, fsckState, nowSec, rebalanceStateString, REBALANCE_DEFAULT } from "../../runtime/domain/tasks.ts";
 import { tasksChanged } from "./fsck_util.ts";
 
 export async function rebalanceStart(ctx: QueryContext, _a: Parsed<"rebalance_start">): Promise<Reply<"rebalance_start">> {

@@ -2,7 +2,7 @@
 import type { QueryContext } from "../context.ts";
 import type { Parsed, Reply } from "../../../protocol/schemas.ts";
 import { MogileError } from "../../../protocol/errors.ts";
-import { tasks, rebalanceState, rebalanceStateString } from "../../domain/tasks.ts";
+import { tasks, rebalanceState, rebalanceStateString } from "../../runtime/domain/tasks.ts";
 
 export async function rebalanceStatus(ctx: QueryContext, _a: Parsed<"rebalance_status">): Promise<Reply<"rebalance_status">> {
   const rs = await rebalanceState(tasks(ctx.store));

@@ -2,7 +2,7 @@
 import type { QueryContext } from "../context.ts";
 import type { Parsed, Reply } from "../../../protocol/schemas.ts";
 import { MogileError } from "../../../protocol/errors.ts";
-import { tasks, nowSec } from "../../domain/tasks.ts";
+import { tasks, nowSec } from "../../runtime/domain/tasks.ts";
 import { tasksChanged } from "./fsck_util.ts";
 
 export async function rebalanceStop(ctx: QueryContext, _a: Parsed<"rebalance_stop">): Promise<Reply<"rebalance_stop">> {

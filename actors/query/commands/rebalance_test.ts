@@ -3,9 +3,9 @@
 import type { QueryContext } from "../context.ts";
 import type { Parsed, Reply } from "../../../protocol/schemas.ts";
 import { MogileError } from "../../../protocol/errors.ts";
-import { parsePolicy } from "../../domain/rebalance_policy.ts";
-import { deviceInfo, filesOn, plan } from "../../domain/rebalance.ts";
-import { tasks, rebalanceState } from "../../domain/tasks.ts";
+import { parsePolicy } from "../../runtime/domain/rebalance_policy.ts";
+import { deviceInfo, filesOn, plan } from "../../runtime/domain/rebalance.ts";
+import { tasks, rebalanceState } from "../../runtime/domain/tasks.ts";
 
 export async function rebalanceTest(ctx: QueryContext, _a: Parsed<"rebalance_test">): Promise<Reply<"rebalance_test">> {
   const rs = await rebalanceState(tasks(ctx.store));

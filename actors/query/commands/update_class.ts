@@ -3,7 +3,7 @@ import type { QueryContext } from "../context.ts";
 import { DEFAULT_REPL_POLICY, type Parsed, type Reply } from "../../../protocol/schemas.ts";
 import { MogileError } from "../../../protocol/errors.ts";
 import { classId } from "../../runtime/mongo.ts";
-import { DEFAULT_CLASS, defaultClassRow } from "../../domain/classes.ts";
+import { DEFAULT_CLASS, defaultClassRow } from "../../runtime/domain/classes.ts";
 import { namesChanged, requireDomainRow } from "./util.ts";
 
 export async function updateClass(ctx: QueryContext, a: Parsed<"update_class">): Promise<Reply<"update_class">> {

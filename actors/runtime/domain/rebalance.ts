@@ -2,9 +2,9 @@
 // Usage is the bytes of recorded copies per device (metadata), weighed by each device's capacity,
 // so devices that share a filesystem (tests, one-disk hosts) still balance. rebalance_test and the
 // fsck actor's run use the same plan: the dry run reports exactly what a run would start with.
-import type { DeviceView } from "../runtime/devices.ts";
-import { MIN_FREE_BYTES } from "../runtime/devices.ts";
-import type { Store } from "../runtime/mongo.ts";
+import type { DeviceView } from "../devices.ts";
+import { MIN_FREE_BYTES } from "../devices.ts";
+import type { Store } from "../mongo.ts";
 import type { RebalancePolicy } from "./rebalance_policy.ts";
 
 export interface DevInfo {

@@ -1,6 +1,6 @@
 // Rebalance policy: the MogileFS grammar (whitespace-separated key=value, commas make lists), parsed
 // into filters and limits. Pure: unit-testable without servers.
-import { MogileError } from "../../protocol/errors.ts";
+import { MogileError } from "../../../protocol/errors.ts";
 
 export interface RebalancePolicy {
   fromHosts?: number[]; fromDevices?: number[];

@@ -5,8 +5,8 @@
 // implicit row below unless a stored row overrides it; any other class without a row is unknown.
 // Client-facing lookups turn unknown into `unreg_class` (the query actor); a file whose class was
 // deleted since it was written lives by its domain's default class (`forFile`).
-import { DEFAULT_REPL_POLICY, type HashType } from "../../protocol/schemas.ts";
-import { classId, type ClassDoc, type Store } from "../runtime/mongo.ts";
+import { DEFAULT_REPL_POLICY, type HashType } from "../../../protocol/schemas.ts";
+import { classId, type ClassDoc, type Store } from "../mongo.ts";
 import { parsePolicy, policyMin, type ReplPolicy } from "./policy.ts";
 
 /** the class every domain has without creating it */

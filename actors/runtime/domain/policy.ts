@@ -1,8 +1,8 @@
 // Replication policies (MogileFS §6) as pure functions over device placement:
 // MultipleHosts (default), MultipleDevices, and zone-aware MultipleNetworks (alias HostsPerNetwork).
 // The replicator acts on the answers and fsck checks files with them: one policy for both.
-import { REPL_POLICY_PATTERN, DEFAULT_REPL_POLICY } from "../../protocol/schemas.ts";
-import type { DeviceView } from "../runtime/devices.ts";
+import { REPL_POLICY_PATTERN, DEFAULT_REPL_POLICY } from "../../../protocol/schemas.ts";
+import type { DeviceView } from "../devices.ts";
 
 export { DEFAULT_REPL_POLICY };
 

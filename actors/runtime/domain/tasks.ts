@@ -1,8 +1,8 @@
 // fsck and rebalance state in the metadata store: one document each in `tasks`, and the `fscklog`
 // collection. Query handlers only change these documents; the fsck actor does the work.
-import type { GuardedCollection } from "../runtime/atomic.ts";
-import type { FsckEvcode } from "../../protocol/schemas.ts";
-import type { Store } from "../runtime/mongo.ts";
+import type { GuardedCollection } from "../atomic.ts";
+import type { FsckEvcode } from "../../../protocol/schemas.ts";
+import type { Store } from "../mongo.ts";
 
 export interface FsckState {
   _id: "fsck";
