@@ -10,6 +10,7 @@ import { initDevice } from "../actors/storage/mount.ts";
 import type { MogileClient } from "../protocol/client.ts";
 import { REPO, assertPortFree, freePort, startMetadata, startNats, stopProcess, waitForPort, type Service } from "./services.ts";
 import { startNatsCluster, type NatsNode } from "./nats-cluster.ts";
+import { ensureClusterKey } from "./secrets.ts";
 
 export type Role = "query" | "replicator" | "deleter" | "monitor" | "reaper" | "gateway" | "legacy" | "fsck";
 export const ROLES: Role[] = ["query", "replicator", "deleter", "monitor", "reaper", "gateway", "legacy", "fsck"];
@@ -60,6 +61,7 @@ export class Cluster {
       MOGILE_NATS_URL: this.natsUrl,
       MOGILE_MONGO_URL: this.mongoUrl,
       MOGILE_DB: this.db,
+      MOGILE_CLUSTER_KEY_FILE: ensureClusterKey(this.opts.dataDir),
       ...(this.natsNodes.length > 1 ? { MOGILE_JS_REPLICAS: String(this.natsNodes.length) } : {}),
       ...this.opts.env,
     };

@@ -7,6 +7,7 @@ import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { MongoClient } from "mongodb";
+import { ensureSecretsDir, secretsDir, writeSecretOnce } from "./secrets.ts";
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const TOOLS = path.join(REPO, ".tools", "bin");
@@ -112,12 +113,8 @@ function pgRun(bin: string, args: string[], opts: { stdio?: "ignore" | "pipe"; i
  * the data dir (mode 0600, readable by this user only).
  */
 function pgPassword(dataDir: string): string {
-  const dir = path.join(dataDir, "secrets");
-  const file = path.join(dir, "postgres-password");
-  if (!existsSync(file)) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    writeFileSync(file, randomBytes(24).toString("base64url") + "\n", { mode: 0o600, flag: "wx" });
-  }
+  ensureSecretsDir(dataDir);
+  const file = writeSecretOnce(path.join(secretsDir(dataDir), "postgres-password"), randomBytes(24).toString("base64url") + "\n");
   const pw = readFileSync(file, "utf8").trim();
   if (!/^[A-Za-z0-9_-]{16,}$/.test(pw)) throw new Error(`${file} does not hold a password mogile generated`);
   return pw;
