@@ -36,7 +36,7 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => { log(
 async function main(): Promise<number> {
   log(`starting a cluster in ${dataDir} (3 hosts × 2 devices, query ×2, replicator ×2, deleter ×2, reaper ×2); ${SECONDS} s of history load with faults`);
   cluster = await startCluster({ dataDir, ...HISTORY_CLUSTER, counts: { ...HISTORY_CLUSTER.counts, deleter: 2, reaper: 2, gateway: 0, legacy: 0 }, env: HISTORY_ENV });
-  client = await MogileClient.connect({ servers: cluster.natsUrl, name: "soak" });
+  client = await cluster.connectClient("operator", "soak");
   await cluster.ready(client, 60_000);
   store = await openStore(cluster.mongoUrl, cluster.db, createLogger({ role: "soak" }, "error"), { indexes: false });
   await client.createDomain(DOMAIN);

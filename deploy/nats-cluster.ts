@@ -6,7 +6,9 @@ import { mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { REPO, freePort, assertPortFree, waitForPort, stopProcess, type Service } from "./services.ts";
+import { accountsFile, userSeedFile, writeNatsAuth } from "./natsauth.ts";
+import { findCredentials, natsAuthOptions } from "../protocol/credentials.ts";
+import { REPO, natsTlsConf, freePort, assertPortFree, waitForPort, stopProcess, type Service } from "./services.ts";
 
 const NATS_BIN = path.join(REPO, ".tools", "bin", "nats-server");
 
@@ -43,6 +45,10 @@ export class NatsNode implements Service {
   async stop(): Promise<void> {
     if (this.proc) await stopProcess(this.proc);
   }
+
+  reload(): void {
+    if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill("SIGHUP");
+  }
 }
 
 export interface NatsCluster { nodes: NatsNode[]; /** every node's client URL, comma-separated */ url: string }
@@ -52,7 +58,7 @@ export interface NatsCluster { nodes: NatsNode[]; /** every node's client URL, c
  * A free port can be taken by someone else before a node binds it (tests start many servers on
  * one machine): then start again on fresh ports, from empty store directories.
  */
-export async function startNatsCluster(o: { dataDir: string; logDir: string; size?: number; clusterName?: string }): Promise<NatsCluster> {
+export async function startNatsCluster(o: { dataDir: string; logDir: string; size?: number; clusterName?: string; env?: NodeJS.ProcessEnv }): Promise<NatsCluster> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await startNatsClusterOnce(o);
@@ -63,8 +69,9 @@ export async function startNatsCluster(o: { dataDir: string; logDir: string; siz
   }
 }
 
-async function startNatsClusterOnce(o: { dataDir: string; logDir: string; size?: number; clusterName?: string }): Promise<NatsCluster> {
+async function startNatsClusterOnce(o: { dataDir: string; logDir: string; size?: number; clusterName?: string; env?: NodeJS.ProcessEnv }): Promise<NatsCluster> {
   const size = o.size ?? 3;
+  writeNatsAuth(o.dataDir);
   const ports = await Promise.all(Array.from({ length: size }, async () => ({ client: await freePort(), route: await freePort() })));
   const nodes = ports.map((p, i) => {
     const name = `nats-${i + 1}`;
@@ -78,13 +85,16 @@ async function startNatsClusterOnce(o: { dataDir: string; logDir: string; size?:
       "max_payload: 1MB",
       `jetstream { store_dir: ${JSON.stringify(store)}, max_memory_store: 256MB, max_file_store: 4GB }`,
       `cluster { name: ${o.clusterName ?? "mogile"}, listen: 127.0.0.1:${p.route}, routes: [${routes.join(", ")}] }`,
+      natsTlsConf(o.env ?? process.env),
+      "# users and permissions, shared by every node (deploy/natsauth.ts); relative to this file",
+      `include ${JSON.stringify(path.relative(path.dirname(path.join(o.dataDir, "nats-cluster", "x")), accountsFile(o.dataDir)))}`,
       "",
     ].join("\n"));
     return new NatsNode(name, p.client, p.route, confPath, o.logDir);
   });
   try {
     await Promise.all(nodes.map((n) => n.start()));
-    await waitForJetStream(nodes.map((n) => n.url).join(","), 60_000);
+    await waitForJetStream(nodes.map((n) => n.url).join(","), 60_000, userSeedFile(o.dataDir, "operator"), o.env ?? process.env);
   } catch (err) {
     await Promise.all(nodes.map((n) => n.stop()));
     throw err;
@@ -93,8 +103,9 @@ async function startNatsClusterOnce(o: { dataDir: string; logDir: string; size?:
 }
 
 /** Until the cluster answers JetStream API calls (a meta leader is elected). */
-export async function waitForJetStream(servers: string, timeoutMs: number): Promise<void> {
-  const nc = await connect({ servers: servers.split(","), name: "mogile-nats-cluster-wait", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+export async function waitForJetStream(servers: string, timeoutMs: number, nkeyFile: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const creds = natsAuthOptions(findCredentials({ nkeyFile }, "operator"), env);
+  const nc = await connect({ ...creds, servers: servers.split(","), name: "mogile-nats-cluster-wait", maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   try {

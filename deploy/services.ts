@@ -8,6 +8,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { MongoClient } from "mongodb";
 import { ensureSecretsDir, secretsDir, writeSecretOnce } from "./secrets.ts";
+import { writeNatsAuth } from "./natsauth.ts";
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const TOOLS = path.join(REPO, ".tools", "bin");
@@ -16,6 +17,8 @@ export interface Service {
   name: string; proc: ChildProcess | null; stop(): Promise<void>;
   /** environment the process was started with beyond ours (to start it again the same way) */
   env?: Record<string, string>;
+  /** re-read the configuration (nats-server: the accounts file, after a user was added) */
+  reload?(): void;
 }
 
 export function freePort(): Promise<number> {
@@ -79,15 +82,35 @@ function logFile(dir: string, name: string): number {
   return openSync(path.join(dir, `${name}.log`), "a");
 }
 
-export async function startNats(o: { dataDir: string; port: number; logDir: string }): Promise<Service> {
+/**
+ * The single nats-server's configuration: the repo's nats.conf plus the generated accounts (users
+ * and permissions, deploy/natsauth.ts), in the secrets dir so the include is a sibling file.
+ */
+function natsServerConf(dataDir: string, env: NodeJS.ProcessEnv): string {
+  writeNatsAuth(dataDir);
+  const conf = path.join(secretsDir(dataDir), "nats-server.conf");
+  const base = readFileSync(path.join(REPO, "nats.conf"), "utf8");
+  writeFileSync(conf, `${base}\n${natsTlsConf(env)}# users and permissions (written by deploy/natsauth.ts)\ninclude "nats-accounts.conf"\n`, { mode: 0o600 });
+  return conf;
+}
+
+/** TLS settings for CERT/KEY operators supply (MOGILE_TLS_CERT, MOGILE_TLS_KEY): clients must use TLS. */
+export function natsTlsConf(env: NodeJS.ProcessEnv): string {
+  const cert = env.MOGILE_TLS_CERT, key = env.MOGILE_TLS_KEY;
+  if (!cert && !key) return "";
+  if (!cert || !key) throw new Error("MOGILE_TLS_CERT and MOGILE_TLS_KEY go together");
+  return `tls { cert_file: ${JSON.stringify(path.resolve(cert))}, key_file: ${JSON.stringify(path.resolve(key))}, timeout: 5 }\n`;
+}
+
+export async function startNats(o: { dataDir: string; port: number; logDir: string; env?: NodeJS.ProcessEnv }): Promise<Service> {
   const store = path.join(o.dataDir, "nats");
   mkdirSync(store, { recursive: true });
   const fd = logFile(o.logDir, "nats-server");
   await assertPortFree(o.port, "nats-server");
   // own process group: a terminal's Ctrl-C reaches the launcher, which stops servers last
-  const proc = spawn(path.join(TOOLS, "nats-server"), ["-c", path.join(REPO, "nats.conf"), "-a", "127.0.0.1", "-p", String(o.port), "-sd", store], { stdio: ["ignore", fd, fd], detached: true });
+  const proc = spawn(path.join(TOOLS, "nats-server"), ["-c", natsServerConf(o.dataDir, o.env ?? process.env), "-a", "127.0.0.1", "-p", String(o.port), "-sd", store], { stdio: ["ignore", fd, fd], detached: true });
   await waitForPort(o.port, 15_000, "nats-server", proc);
-  return { name: "nats-server", proc, stop: () => stopProcess(proc) };
+  return { name: "nats-server", proc, stop: () => stopProcess(proc), reload: () => { proc.kill("SIGHUP"); } };
 }
 
 const pgBin = (): string | null => {
@@ -256,6 +279,7 @@ export const FERRET_GIN_FIELDS: Record<string, string[]> = {
   deadletters: ["_id"],
   tasks: ["_id"],
   fscklog: ["_id", "_gone"],
+  keys: ["_id"],
 };
 
 async function ferretIndexes(bin: string, socketDir: string, port: number, db: string): Promise<void> {

@@ -7,6 +7,8 @@ export type { ErrorCode } from "./errors.ts";
 export { DEVICE_STATES, HOST_STATES, HASH_TYPES, UNSUPPORTED_COMMANDS } from "./schemas.ts";
 export type {
   Command, Request, Reply, Replies, DeviceInfo, HostInfo, ClassInfo, FileRow, Dest,
-  DeviceStateName, HostStateName, ObservedState, HashType,
+  DeviceStateName, HostStateName, ObservedState, HashType, KeyInfo, KeyScope, KeyAccess,
 } from "./schemas.ts";
 export { fidPath } from "./paths.ts";
+export { findCredentials, NatsAuthError } from "./credentials.ts";
+export type { CredentialOptions, NatsCredentials } from "./credentials.ts";

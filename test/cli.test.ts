@@ -12,13 +12,18 @@ import { REPO } from "../deploy/services.ts";
 interface Run { code: number | null; stdout: string; stderr: string; bytes: Buffer }
 
 /** Runs the npm bin (`bin/mogile.js`, what `npx mogile` runs) with the cluster's NATS URL. */
-function mogile(args: string[], opts: { natsUrl?: string; input?: Buffer; cmd?: string[] } = {}): Promise<Run> {
+function mogile(args: string[], opts: { natsUrl?: string; dataDir?: string; input?: Buffer; cmd?: string[] } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const [file, ...pre] = opts.cmd ?? [process.execPath, path.join(REPO, "bin", "mogile.js")];
     const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: "0" };
     delete env.MOGILE_DOMAIN;
     delete env.MOGILE_NATS_URL;
+    delete env.MOGILE_NATS_NKEY;
+    delete env.MOGILE_NATS_USER;
+    delete env.MOGILE_DATA_DIR;
     if (opts.natsUrl) env.MOGILE_NATS_URL = opts.natsUrl;
+    // the CLI finds the cluster's credentials in its data dir, as from a checkout running `npm start`
+    if (opts.dataDir) env.MOGILE_DATA_DIR = opts.dataDir;
     const proc = spawn(file, [...pre, ...args], {
       cwd: REPO,
       env,
@@ -43,7 +48,7 @@ const t = suite<{ tc: TestCluster; dir: string; run: (...args: string[]) => Prom
 t.before(async (ctx) => {
   ctx.tc = await startTestCluster("cli");
   ctx.dir = tempDir("cli-files");
-  ctx.run = (...args) => mogile(args, { natsUrl: ctx.tc.cluster.natsUrl });
+  ctx.run = (...args) => mogile(args, { natsUrl: ctx.tc.cluster.natsUrl, dataDir: ctx.tc.dataDir });
 });
 t.after(async (ctx) => {
   await ctx.tc?.stop();
@@ -84,6 +89,15 @@ t("cli - an unreachable NATS server fails with unavailable and exit 1", async ()
   fails(await mogile(["stats"], { natsUrl: "nats://127.0.0.1:1" }), "unavailable", "stats");
 });
 
+t("cli - without credentials NATS refuses the CLI: permission_denied, exit 1, and where to find them", async ({ tc }) => {
+  const r = await mogile(["stats"], { natsUrl: tc.cluster.natsUrl, dataDir: "/nonexistent" });
+  fails(r, "permission_denied", "stats");
+  assert.match(r.stderr, /--nkey/);
+  // the app user may not run admin commands
+  const app = await mogile(["--user", "app", "domain", "add", "by-app"], { natsUrl: tc.cluster.natsUrl, dataDir: tc.dataDir });
+  fails(app, "permission_denied", "domain add as app");
+});
+
 t("cli - domain add and list, as a table and as JSON; a duplicate fails with domain_exists", async ({ run }) => {
   assert.match(ok(await run("domain", "add", "photos"), "domain add"), "photos");
   fails(await run("domain", "add", "photos"), "domain_exists", "second domain add");
@@ -114,7 +128,7 @@ t("cli - put a small and an 8 MB file, get them back byte-identical, info, ls an
   const stored = JSON.parse(ok(putBig, "put big"));
   assert.is(stored.length, big.length);
   assert.match(putBig.stderr, "100%", "the progress bar reached 100%");
-  const fromStdin = await mogile(["put", "-", "docs/stdin", "-d", "photos"], { natsUrl: tc.cluster.natsUrl, input: small });
+  const fromStdin = await mogile(["put", "-", "docs/stdin", "-d", "photos"], { natsUrl: tc.cluster.natsUrl, dataDir: tc.dataDir, input: small });
   ok(fromStdin, "put from stdin");
 
   const got = await run("get", "docs/small", "-d", "photos");

@@ -15,6 +15,7 @@ import { Kvm, type KV } from "@nats-io/kv";
 import { buckets, subjects } from "../../protocol/subjects.ts";
 import { RecoveryStatus, type ReplicateJob } from "../../protocol/schemas.ts";
 import { sleep } from "../runtime/actor.ts";
+import { replicas } from "../runtime/nats.ts";
 import type { Store, FileDoc } from "../runtime/mongo.ts";
 import type { Logger } from "../runtime/log.ts";
 
@@ -32,7 +33,6 @@ export interface RecoveryConfig {
   recheckMs: number;
 }
 
-const replicas = () => Number(process.env.MOGILE_JS_REPLICAS ?? 1);
 const LOG_EVERY_MS = 5_000;
 const PULL_CONCURRENCY = 16;
 /** a stream electing a new leader (a NATS node died) answers no-responders for seconds: retry through it */

@@ -24,6 +24,8 @@ export interface ActorContext {
 export interface ActorSpec {
   role: string;
   mongo: boolean;
+  /** false for actors that use no JetStream stream or bucket (their NATS users may not look) */
+  jetstream?: boolean;
   start(ctx: ActorContext): Promise<ActorHandle>;
 }
 
@@ -32,7 +34,7 @@ export async function runActor(spec: ActorSpec, env: NodeJS.ProcessEnv = process
   const config = commonConfig(env);
   const log = createLogger({ role: spec.role, instance: config.MOGILE_INSTANCE });
   const nc = await connectNats(config.MOGILE_NATS_URL, `mogile-${spec.role}-${config.MOGILE_INSTANCE}`, log);
-  await ensureJetStream(nc);
+  if (spec.jetstream !== false) await ensureJetStream(nc);
   const store = spec.mongo ? await openStore(config.MOGILE_MONGO_URL, config.MOGILE_DB, log) : null;
   const handle = await spec.start({ role: spec.role, instance: config.MOGILE_INSTANCE, log, config, nc, store });
   log.info("started", { pid: process.pid });

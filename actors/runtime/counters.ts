@@ -5,13 +5,13 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { Kvm, type KV } from "@nats-io/kv";
 import { buckets } from "../../protocol/subjects.ts";
 import type { Store } from "./mongo.ts";
+import { replicas } from "./nats.ts";
 
 export class Counters {
   private constructor(private readonly kv: KV, private readonly store: Store) {}
 
   static async open(nc: NatsConnection, store: Store): Promise<Counters> {
-    const replicas = Number(process.env.MOGILE_JS_REPLICAS ?? 1);
-    return new Counters(await new Kvm(nc).create(buckets.counters, { history: 1, replicas }), store);
+    return new Counters(await new Kvm(nc).create(buckets.counters, { history: 1, replicas: replicas() }), store);
   }
 
   /**

@@ -14,13 +14,12 @@ import { buckets } from "../../protocol/subjects.ts";
 import { sleep } from "./actor.ts";
 import type { Logger } from "./log.ts";
 
-/** The lease bucket's max_age, fixed when the bucket is first created (the first creator wins). */
-export const LEASE_TTL_MS = Number(process.env.MOGILE_LEASE_TTL_MS ?? 10_000);
+export { LEASE_TTL_MS } from "./nats.ts";
+import { LEASE_TTL_MS, replicas } from "./nats.ts";
 
 /** What the lease record says (`nats kv get mogile-leases <name>`). */
 export interface LeaseRecord { holder: string; pid: number; host: string; since: number; renewedAt: number }
 
-const replicas = () => Number(process.env.MOGILE_JS_REPLICAS ?? 1);
 
 /** Open (creating when missing) the leases bucket; its TTL is what expires an abandoned lease. */
 export async function openLeaseBucket(nc: NatsConnection): Promise<{ kv: KV; ttlMs: number }> {

@@ -3,10 +3,17 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type StreamConfig } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { streams, subjects, buckets } from "../../protocol/subjects.ts";
+import { findCredentials, natsAuthOptions, explainConnectError, type CredentialOptions } from "../../protocol/credentials.ts";
 import type { Logger } from "./log.ts";
 
-export async function connectNats(servers: string, name: string, log: Logger): Promise<NatsConnection> {
+/**
+ * Connect as this process's NATS user: MOGILE_NATS_NKEY / MOGILE_NATS_USER (the launcher sets them
+ * per actor), or `creds` when given (the launcher's own connections).
+ */
+export async function connectNats(servers: string, name: string, log: Logger, creds: CredentialOptions = {}, env: NodeJS.ProcessEnv = process.env): Promise<NatsConnection> {
+  const found = findCredentials(creds, creds.user ?? "none", env);
   const nc = await connect({
+    ...natsAuthOptions(found, env),
     servers: servers.split(","),
     name,
     maxReconnectAttempts: -1,
@@ -15,7 +22,7 @@ export async function connectNats(servers: string, name: string, log: Logger): P
     timeout: 5_000,
     // async stack traces cost a new Error (and its stack capture) per request: ~0.3 ms of CPU each
     noAsyncTraces: true,
-  });
+  }).catch((err) => { throw explainConnectError(err, servers, found); });
   (async () => {
     for await (const s of nc.status()) {
       if (s.type === "disconnect" || s.type === "reconnect") log.warn(`nats ${s.type}`, { server: s.server });
@@ -26,7 +33,9 @@ export async function connectNats(servers: string, name: string, log: Logger): P
 
 /** upload records vanish after this long even if never closed or reaped */
 export const UPLOAD_RECORD_TTL_MS = 24 * 3600_000;
-const replicas = () => Number(process.env.MOGILE_JS_REPLICAS ?? 1);
+/** The lease bucket's max_age, fixed when the bucket is first created (the first creator wins). */
+export const LEASE_TTL_MS = Number(process.env.MOGILE_LEASE_TTL_MS ?? 10_000);
+export const replicas = () => Number(process.env.MOGILE_JS_REPLICAS ?? 1);
 
 const streamConfigs = (): (Partial<StreamConfig> & { name: string })[] => [
   {
@@ -58,7 +67,10 @@ const streamConfigs = (): (Partial<StreamConfig> & { name: string })[] => [
   },
 ];
 
-/** Create (or leave as is) every stream and KV bucket. Safe to call from every actor at start. */
+/**
+ * Create (or leave as is) every stream and KV bucket. The launcher calls it as the operator user;
+ * actors call it too, and then only look (their users may not create streams).
+ */
 export async function ensureJetStream(nc: NatsConnection): Promise<{ devstate: KV; uploads: KV }> {
   const jsm = await jetstreamManager(nc);
   for (const cfg of streamConfigs()) {
@@ -79,5 +91,8 @@ export async function ensureJetStream(nc: NatsConnection): Promise<{ devstate: K
   // purge marker each create_close leaves is dropped after a minute, so the bucket holds only
   // open uploads, not the day's traffic
   const uploads = await kvm.create(buckets.uploads, { history: 1, replicas: replicas(), ttl: UPLOAD_RECORD_TTL_MS, markerTTL: 60_000 });
+  await kvm.create(buckets.counters, { history: 1, replicas: replicas() });
+  await kvm.create(buckets.leases, { history: 1, ttl: LEASE_TTL_MS, replicas: replicas() });
+  await kvm.create(buckets.recovery, { history: 1, replicas: replicas() });
   return { devstate, uploads };
 }

@@ -2,6 +2,7 @@
 import { InvalidArgumentError, type Command } from "commander";
 import Table from "cli-table3";
 import { MogileClient, MogileError } from "../../protocol/index.ts";
+import { NatsAuthError } from "../../protocol/credentials.ts";
 
 /** The exit-code scheme, printed by `mogile --help`. */
 export const EXIT = {
@@ -17,6 +18,9 @@ export const DEFAULT_NATS = "nats://127.0.0.1:4222";
 /** Options every command accepts (declared once on the root program). */
 export interface GlobalOptions {
   nats: string;
+  nkey?: string;
+  user: string;
+  dataDir?: string;
   json: boolean;
   timeout: number;
 }
@@ -42,10 +46,12 @@ export const oneOf = (choices: readonly string[]) => (value: string): string => 
 
 async function connect(g: GlobalOptions): Promise<MogileClient> {
   try {
-    return await MogileClient.connect({ servers: g.nats, timeoutMs: g.timeout, name: "mogile-cli" });
+    return await MogileClient.connect({ servers: g.nats, timeoutMs: g.timeout, name: "mogile-cli", nkeyFile: g.nkey, user: g.user, dataDir: g.dataDir });
   } catch (err) {
     // a connection failure is not a MogileFS reply, but scripts still get one stable code for it
-    throw new MogileError("unavailable", `cannot reach NATS at ${g.nats}: ${(err as Error).message}`);
+    const text = (err as Error).message;
+    if (err instanceof NatsAuthError) throw new MogileError("permission_denied", text);
+    throw new MogileError("unavailable", `cannot reach NATS at ${g.nats}: ${text}`);
   }
 }
 

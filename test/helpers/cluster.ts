@@ -9,7 +9,8 @@ export interface TestCluster { cluster: Cluster; client: MogileClient; dataDir: 
 export async function startTestCluster(name: string, opts: Partial<ClusterOptions> = {}): Promise<TestCluster> {
   const dataDir = opts.dataDir ?? tempDir(name);
   const cluster = await startCluster({ ...opts, dataDir });
-  const client = await MogileClient.connect({ servers: cluster.natsUrl, name: `test-${name}` });
+  // the operator user: tests also inspect and manage streams and buckets
+  const client = await cluster.connectClient("operator", `test-${name}`);
   await cluster.ready(client, 30_000);
   return {
     cluster, client, dataDir,
