@@ -46,4 +46,11 @@ if [ $need_metadata = 1 ]; then
     $SUDO apt-get install -y -q postgresql >&2 || { $SUDO apt-get update -q >&2 && $SUDO apt-get install -y -q postgresql >&2; }
   fi
 fi
+# openssl: the TLS test makes its own throwaway CA
+if ! command -v openssl >/dev/null 2>&1; then
+  log "installing openssl from Debian"
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get install -y -q openssl >&2 || { $SUDO apt-get update -q >&2 && $SUDO apt-get install -y -q openssl >&2; }
+fi
 log "ready"

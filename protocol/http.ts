@@ -1,8 +1,22 @@
 // Small HTTP client over node:http with keep-alive, used by the SDK, trackers and storage agents.
 import http, { type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
+import https from "node:https";
+import tls from "node:tls";
+import { readFileSync } from "node:fs";
 import type { Readable } from "node:stream";
 
-export const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
+const POOL = { keepAlive: true, maxSockets: 256, maxFreeSockets: 64 };
+export const agent = new http.Agent(POOL);
+// https: the system's CAs plus MOGILE_TLS_CA (a cluster's own CA), read once per file
+let tlsAgent: { ca: string | undefined; agent: https.Agent } | null = null;
+function httpsAgent(): https.Agent {
+  const ca = process.env.MOGILE_TLS_CA || undefined;
+  if (tlsAgent?.ca !== ca || !tlsAgent) {
+    tlsAgent?.agent.destroy();
+    tlsAgent = { ca, agent: new https.Agent({ ...POOL, ...(ca ? { ca: [...tls.rootCertificates, readFileSync(ca, "utf8")] } : {}) }) };
+  }
+  return tlsAgent.agent;
+}
 
 export interface HttpOptions {
   method: "GET" | "PUT" | "HEAD" | "DELETE";
@@ -30,7 +44,9 @@ export function httpRequest(url: string, o: HttpOptions): Promise<IncomingMessag
     const headers: OutgoingHttpHeaders = { ...o.headers };
     if (Buffer.isBuffer(o.body)) headers["content-length"] = o.body.length;
     else if (!o.body && (o.method === "PUT")) headers["content-length"] = 0;
-    const req = http.request(url, { method: o.method, headers, agent, signal: o.signal });
+    const req = url.startsWith("https:")
+      ? https.request(url, { method: o.method, headers, agent: httpsAgent(), signal: o.signal })
+      : http.request(url, { method: o.method, headers, agent, signal: o.signal });
     req.setTimeout(o.timeoutMs ?? 30_000, () => req.destroy(new HttpError(`timeout after ${o.timeoutMs ?? 30_000} ms: ${o.method} ${url}`, null, !bodyStarted)));
     req.on("response", resolve);
     req.on("error", (err) => reject(err instanceof HttpError ? err : new HttpError(`${o.method} ${url}: ${err.message}`, null, !bodyStarted)));

@@ -1,4 +1,5 @@
 // Configuration shared by every actor: one zod schema over the environment, parsed once and frozen.
+import { readFileSync } from "node:fs";
 import { z } from "zod";
 
 const Common = z.object({
@@ -22,4 +23,18 @@ export function commonConfig(env: NodeJS.ProcessEnv = process.env): CommonConfig
 /** Parse an actor's own schema over the environment, frozen. */
 export function actorConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): Readonly<z.infer<S>> {
   return Object.freeze(schema.parse(env)) as Readonly<z.infer<S>>;
+}
+
+/**
+ * The storage agents' and the gateway's scheme: https when the operator supplied a certificate
+ * (MOGILE_TLS_CERT and MOGILE_TLS_KEY, given to every process of the cluster), else http.
+ */
+export const httpScheme = (env: NodeJS.ProcessEnv = process.env): "http" | "https" => (env.MOGILE_TLS_CERT ? "https" : "http");
+
+/** The certificate and key servers present when TLS is on (MOGILE_TLS_CERT, MOGILE_TLS_KEY), else null. */
+export function tlsServerOptions(env: NodeJS.ProcessEnv = process.env): { cert: Buffer; key: Buffer } | null {
+  const cert = env.MOGILE_TLS_CERT, key = env.MOGILE_TLS_KEY;
+  if (!cert && !key) return null;
+  if (!cert || !key) throw new Error("MOGILE_TLS_CERT and MOGILE_TLS_KEY go together");
+  return { cert: readFileSync(cert), key: readFileSync(key) };
 }
