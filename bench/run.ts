@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   const counts = { query: envCount("MOGILE_BENCH_QUERY"), replicator: envCount("MOGILE_BENCH_REPLICATOR") };
   log(`starting cluster in ${dataDir} (query x${counts.query}, replicator x${counts.replicator}${QUICK ? ", quick" : ""})`);
   const cl = (cluster = await startCluster({ dataDir, logs: "files", counts }));
-  const c = (client = await MogileClient.connect({ servers: cl.natsUrl, name: "bench" }));
+  const c = (client = await cl.connectClient("operator", "bench"));
   await cl.ready(c, 60_000);
   await c.createDomain(DOMAIN);
   const jsm = await jetstreamManager(c.nc);
@@ -148,13 +148,13 @@ async function main(): Promise<void> {
   });
   const url = `${cl.httpUrl}/v1/domains/${DOMAIN}/files/big/http`;
   await big("upload, HTTP gateway", async () => {
-    const res = await gatewayRequest("PUT", url, BIG);
+    const res = await gatewayRequest("PUT", url, cl.adminKey, BIG);
     const text = await readText(res);
     if (res.statusCode !== 201) throw new Error(`gateway PUT: ${res.statusCode} ${text}`);
   });
   await replicated("big/http");
   await big("download, HTTP gateway", async () => {
-    const res = await gatewayRequest("GET", url);
+    const res = await gatewayRequest("GET", url, cl.adminKey);
     if (res.statusCode !== 200) throw new Error(`gateway GET: ${res.statusCode} ${await readText(res)}`);
     checkLength(await consumeChecked(res), "gateway download");
   });
@@ -164,10 +164,11 @@ async function main(): Promise<void> {
   for (const l of cpuLines) process.stdout.write(`  ${l}\n`);
 }
 
-/** One plain node:http request to the gateway: a PUT streams `size` pattern bytes; resolves with the response. */
-function gatewayRequest(method: "PUT" | "GET", url: string, size = 0): Promise<http.IncomingMessage> {
+/** One plain node:http request to the gateway with a key: a PUT streams `size` pattern bytes; resolves with the response. */
+function gatewayRequest(method: "PUT" | "GET", url: string, key: string, size = 0): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const headers = method === "PUT" ? { "content-length": size, "content-type": "application/octet-stream" } : {};
+    const auth = { authorization: `Bearer ${key}` };
+    const headers = method === "PUT" ? { ...auth, "content-length": size, "content-type": "application/octet-stream" } : auth;
     const req = http.request(url, { method, headers }, resolve).on("error", reject);
     req.setTimeout(120_000, () => req.destroy(new Error(`${method} ${url} idle for 120 s`)));
     if (method === "PUT") patternStream(size).pipe(req);

@@ -7,10 +7,15 @@ import { openStore } from "../actors/runtime/mongo.ts";
 import { connectNats, ensureJetStream } from "../actors/runtime/nats.ts";
 import { createLogger } from "../actors/runtime/log.ts";
 import { initDevice } from "../actors/storage/mount.ts";
-import type { MogileClient } from "../protocol/client.ts";
+import { connect } from "@nats-io/transport-node";
+import { MogileClient } from "../protocol/client.ts";
+import { findCredentials, natsAuthOptions } from "../protocol/credentials.ts";
 import { REPO, assertPortFree, freePort, startMetadata, startNats, stopProcess, waitForPort, type Service } from "./services.ts";
 import { startNatsCluster, type NatsNode } from "./nats-cluster.ts";
 import { ensureClusterKey } from "./secrets.ts";
+import { ensureAdminKey } from "./admin-key.ts";
+import { clusterKey } from "../actors/runtime/secrets.ts";
+import { storageUser, userSeedFile, writeNatsAuth } from "./natsauth.ts";
 
 export type Role = "query" | "replicator" | "deleter" | "monitor" | "reaper" | "gateway" | "legacy" | "fsck";
 export const ROLES: Role[] = ["query", "replicator", "deleter", "monitor", "reaper", "gateway", "legacy", "fsck"];
@@ -43,6 +48,14 @@ export class Cluster {
   natsUrl = "";
   mongoUrl = "";
   httpUrl = "";
+  /** the first admin key, `<id>:<secret>` (send it as `Authorization: Bearer …`); kept in adminKeyFile */
+  adminKey = "";
+  /** <data dir>/secrets/admin.key */
+  adminKeyFile = "";
+  /** true when this start created the admin key (the launcher prints it once) */
+  adminKeyCreated = false;
+  /** why the admin key in the file does not work, if it does not */
+  adminKeyProblem: string | null = null;
   /** the classic MogileFS tracker protocol port (0 until the legacy actor is started) */
   legacyPort = 0;
   db = "mogile";
@@ -53,8 +66,24 @@ export class Cluster {
   /** infrastructure servers, stopped last (tests restart the metadata server through these) */
   readonly services: Service[] = [];
   private counter = 0;
+  /** the launcher's own tracker client (admin user): registers storage hosts before they start */
+  private adminClient: MogileClient | null = null;
 
   constructor(readonly opts: ClusterOptions) {}
+
+  /** The seed file of one of this cluster's NATS users (operator, admin, app, ops, a role, storage-<hostid>). */
+  credsFile(user: string): string { return userSeedFile(this.opts.dataDir, user); }
+
+  /** A tracker client connected as `user` (default operator: may also manage streams and buckets). */
+  connectClient(user = "operator", name = `mogile-${user}`): Promise<MogileClient> {
+    return MogileClient.connect({ servers: this.natsUrl, nkeyFile: this.credsFile(user), name, caFile: this.fullEnv.MOGILE_TLS_CA });
+  }
+
+  /** our environment with the cluster's (what every actor gets) */
+  private get fullEnv(): NodeJS.ProcessEnv { return { ...process.env, ...this.env }; }
+
+  /** https when the operator supplied a certificate (MOGILE_TLS_CERT): the gateway and storage serve TLS */
+  get scheme(): "http" | "https" { return this.fullEnv.MOGILE_TLS_CERT ? "https" : "http"; }
 
   get env(): Record<string, string> {
     return {
@@ -73,13 +102,13 @@ export class Cluster {
     mkdirSync(logDir, { recursive: true });
     this.db = o.db ?? "mogile";
     if ((o.natsNodes ?? 1) > 1) {
-      const nats = await startNatsCluster({ dataDir: o.dataDir, logDir, size: o.natsNodes });
+      const nats = await startNatsCluster({ dataDir: o.dataDir, logDir, size: o.natsNodes, env: this.fullEnv });
       this.natsNodes = nats.nodes;
       this.services.push(...nats.nodes);
       this.natsUrl = nats.url;
     } else {
       const natsPort = o.natsPort ?? (await freePort());
-      const nats = await startNats({ dataDir: o.dataDir, port: natsPort, logDir });
+      const nats = await startNats({ dataDir: o.dataDir, port: natsPort, logDir, env: this.fullEnv });
       this.services.push(nats);
       this.natsUrl = `nats://127.0.0.1:${natsPort}`;
     }
@@ -89,7 +118,7 @@ export class Cluster {
 
     // create streams, buckets, collections and indexes once, before any actor races for them
     const log = createLogger({ role: "launcher" }, "warn");
-    const nc = await connectNats(this.natsUrl, "mogile-bootstrap", log);
+    const nc = await connectNats(this.natsUrl, "mogile-bootstrap", log, { nkeyFile: this.credsFile("operator") }, this.fullEnv);
     // streams take their replica count from the environment; the actors get ours through this.env
     const replicas = this.env.MOGILE_JS_REPLICAS;
     const before = process.env.MOGILE_JS_REPLICAS;
@@ -101,7 +130,16 @@ export class Cluster {
     }
     await nc.close();
     const store = await openStore(this.mongoUrl, this.db, log);
-    await store.close();
+    try {
+      // the first admin key, made once the metadata store is there (before any gateway serves)
+      const admin = await ensureAdminKey(store, o.dataDir, clusterKey({ MOGILE_CLUSTER_KEY_FILE: ensureClusterKey(o.dataDir) }));
+      this.adminKey = admin.credential;
+      this.adminKeyFile = admin.file;
+      this.adminKeyCreated = admin.created;
+      this.adminKeyProblem = admin.problem ?? null;
+    } finally {
+      await store.close();
+    }
     await meta.afterBootstrap(this.db);
 
     const counts = { query: 1, replicator: 1, deleter: 1, monitor: 1, reaper: 1, gateway: 1, legacy: 1, fsck: 1, ...o.counts };
@@ -112,6 +150,10 @@ export class Cluster {
     for (let h = 1; h <= hosts; h++) {
       const devids = Array.from({ length: per }, (_, d) => (h - 1) * per + d + 1);
       await this.addDevices(`host${h}`, devids);
+    }
+    // storage agents start once registered (their NATS user is bound to their host id)
+    for (let h = 1; h <= hosts; h++) {
+      const devids = Array.from({ length: per }, (_, d) => (h - 1) * per + d + 1);
       started.push(this.startStorage(`host${h}`, devids, o.storageBasePort ? o.storageBasePort + h - 1 : undefined));
     }
     await Promise.all(started);
@@ -134,26 +176,76 @@ export class Cluster {
     const p = port ?? (await freePort());
     if (port) await assertPortFree(port, `storage ${host}`);
     const root = this.storageRoot(host);
+    const hostid = await this.registerHost(host, p, devids);
     const proc = this.spawn("storage", host, {
+      ...this.natsUser(storageUser(hostid)),
+      MOGILE_STORAGE_HOSTID: String(hostid),
       MOGILE_STORAGE_HOST: host,
       MOGILE_STORAGE_PORT: String(p),
       MOGILE_STORAGE_ROOT: root,
       MOGILE_STORAGE_DEVICES: devids.join(","),
     });
     await waitForPort(p, 30_000, `storage ${host}`, proc);
-    const s: StorageHost = { host, port: p, url: `http://127.0.0.1:${p}`, devids, root, proc };
+    const s: StorageHost = { host, port: p, url: `${this.scheme}://127.0.0.1:${p}`, devids, root, proc };
     this.storage = this.storage.filter((x) => x.host !== host).concat(s);
     return s;
   }
 
+  private natsUser(user: string): Record<string, string> {
+    return { MOGILE_NATS_USER: user, MOGILE_NATS_NKEY: this.credsFile(user) };
+  }
+
+  /**
+   * Register a storage host and its devices (as the admin user) before its agent starts, and give
+   * the agent a NATS user bound to the host id: it may publish only its own heartbeats and answer
+   * only its own requests. A new user is added to every NATS server's accounts by a config reload.
+   */
+  private async registerHost(host: string, port: number, devids: number[]): Promise<number> {
+    this.adminClient ??= await this.connectClient("admin", "mogile-launcher");
+    const deadline = Date.now() + 60_000;
+    let hostid = 0;
+    for (let attempt = 1; !hostid; attempt++) {
+      try {
+        hostid = (await this.adminClient.rpc("register_storage", { host, ip: "127.0.0.1", port, devids }, 5_000)).hostid;
+      } catch (err) {
+        // no query actor answers yet
+        if (Date.now() > deadline) throw new Error(`could not register storage ${host}: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, Math.min(500, 50 * attempt)));
+      }
+    }
+    if (writeNatsAuth(this.opts.dataDir, [hostid])) await this.reloadNats(storageUser(hostid));
+    return hostid;
+  }
+
+  /**
+   * Reload every NATS server's accounts and wait until `user` may connect. The signal is sent again
+   * on every try: a reload already running when it arrives may have read the file before our write.
+   */
+  private async reloadNats(user: string): Promise<void> {
+    const deadline = Date.now() + 20_000;
+    const env = this.fullEnv;
+    for (let attempt = 1; ; attempt++) {
+      for (const s of this.services) s.reload?.();
+      await new Promise((r) => setTimeout(r, Math.min(1_000, 50 * attempt)));
+      try {
+        const creds = findCredentials({ nkeyFile: this.credsFile(user) }, user, env);
+        const nc = await connect({ servers: this.natsUrl.split(","), name: "mogile-reload-check", timeout: 2_000, maxReconnectAttempts: 0, ...natsAuthOptions(creds, env) });
+        await nc.close();
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`NATS did not accept the new user ${user}: ${(err as Error).message}`);
+      }
+    }
+  }
+
   async spawnActor(role: Role, env: Record<string, string> = {}): Promise<ActorProc> {
     const instance = `${role}-${++this.counter}`;
-    const extra = { ...env };
+    const extra = { ...this.natsUser(role), ...env };
     if (role === "gateway") {
       const port = this.opts.httpPort ?? (await freePort());
       if (this.opts.httpPort) await assertPortFree(port, "gateway");
       extra.MOGILE_HTTP_PORT = String(port);
-      this.httpUrl = `http://127.0.0.1:${port}`;
+      this.httpUrl = `${this.scheme}://127.0.0.1:${port}`;
     }
     if (role === "legacy") {
       const port = this.opts.legacyPort ?? (await freePort());
@@ -216,6 +308,8 @@ export class Cluster {
 
   /** Stop actors first (gateway and query last to finish in-flight requests), then infrastructure. */
   async stop(): Promise<void> {
+    await this.adminClient?.close().catch(() => {});
+    this.adminClient = null;
     await Promise.all(this.actors.map((a) => stopProcess(a.proc)));
     await Promise.all(this.storage.map((s) => stopProcess(s.proc)));
     for (const s of this.services) await s.stop().catch(() => {});

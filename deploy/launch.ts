@@ -83,12 +83,28 @@ function watch(role: Role, proc: import("node:child_process").ChildProcess, atte
   proc.once("exit", (code, sig) => restart(String(sig ?? code)));
 }
 
-const client = await MogileClient.connect({ servers: cluster.natsUrl });
+const client = await cluster.connectClient("admin", "mogile-launcher-ready");
 await cluster.ready(client, 60_000).catch((err) => say(`warning: ${(err as Error).message}`));
 await client.close();
 const url = cluster.httpUrl;
 const tracker = cluster.legacyPort ? `   MogileFS tracker protocol at 127.0.0.1:${cluster.legacyPort}` : "";
 say(`ready: HTTP facade at ${url}${tracker}   NATS at ${cluster.natsUrl}   metadata at ${cluster.mongoUrl}`);
-say(`try:   curl -X POST -H 'content-type: application/json' -d '{"domain":"demo"}' ${url}/v1/domains`);
-say(`       curl -T README.md ${url}/v1/domains/demo/files/docs%2Freadme && curl ${url}/v1/domains/demo/files/docs%2Freadme`);
+const keyFile = cluster.adminKeyFile;
+if (cluster.adminKeyCreated) {
+  say(`first admin key (cluster-admin; shown this once, kept in ${keyFile}, mode 0600):`);
+  say(`       ${cluster.adminKey}`);
+} else {
+  say(`admin key: in ${keyFile} (mode 0600)`);
+}
+if (cluster.adminKeyProblem) say(`warning: the admin key in ${keyFile} does not work: ${cluster.adminKeyProblem}`);
+say(`try:   AUTH="authorization: Bearer $(cat ${keyFile})"`);
+say(`       curl -H "$AUTH" -X POST -H 'content-type: application/json' -d '{"domain":"demo"}' ${url}/v1/domains`);
+say(`       curl -H "$AUTH" -T README.md ${url}/v1/domains/demo/files/docs%2Freadme && curl -H "$AUTH" ${url}/v1/domains/demo/files/docs%2Freadme`);
+say(`       npx mogile key add --domain demo --access write --name my-app    # a key for an app (its secret is shown once)`);
+const seeds = path.dirname(cluster.credsFile("ops"));
+say(`NATS users (nkeys, mode 0600) in ${seeds}: app (file commands), admin (every command), ops (read-only), operator (streams)`);
+say(`       the mogile CLI and SDK find them by themselves from this directory (or MOGILE_DATA_DIR=${dataDir})`);
+say(`watch: nats context save mogile-ops --server ${cluster.natsUrl} --nkey ${cluster.credsFile("ops")} --inbox-prefix _INBOX_ops${process.env.MOGILE_TLS_CA ? ` --tlsca ${process.env.MOGILE_TLS_CA}` : ""}`);
+say(`       nats --context mogile-ops sub 'mogile.hb.>'`);
+say(`other machines: their nats-server includes ${path.join(dataDir, "secrets", "nats-accounts.conf")} (users and permissions, no secrets)`);
 say("Ctrl-C stops everything cleanly");

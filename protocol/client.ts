@@ -9,6 +9,7 @@ import { MogileError, isErrorCode } from "./errors.ts";
 import type { Command, Request, Reply } from "./schemas.ts";
 import { httpRequest, drain, readText, HttpError } from "./http.ts";
 import { TrackerCommands } from "./commands.ts";
+import { findCredentials, natsAuthOptions, explainConnectError } from "./credentials.ts";
 
 export interface ClientOptions {
   /** NATS server URL(s); default MOGILE_NATS_URL or nats://127.0.0.1:4222 */
@@ -18,6 +19,15 @@ export interface ClientOptions {
   /** per-request timeout for tracker commands (ms) */
   timeoutMs?: number;
   name?: string;
+  /**
+   * NATS credentials (see credentials.ts): a user's nkey seed file, or the user to look up in a
+   * local cluster's data dir (default `app`); else MOGILE_NATS_NKEY / MOGILE_NATS_USER.
+   */
+  nkeyFile?: string;
+  user?: string;
+  dataDir?: string;
+  /** a CA bundle to trust for a cluster with its own CA (default MOGILE_TLS_CA) */
+  caFile?: string;
 }
 
 export interface PutOptions {
@@ -70,13 +80,15 @@ export class MogileClient extends TrackerCommands {
   static async connect(opts: ClientOptions = {}): Promise<MogileClient> {
     if (opts.nc) return new MogileClient(opts.nc, false, opts.timeoutMs ?? 10_000);
     const servers = opts.servers ?? process.env.MOGILE_NATS_URL ?? "nats://127.0.0.1:4222";
+    const creds = findCredentials(opts, "app");
     const nc = await connect({
+      ...natsAuthOptions(creds, { MOGILE_TLS_CA: opts.caFile ?? process.env.MOGILE_TLS_CA }),
       servers: typeof servers === "string" ? servers.split(",") : servers,
       name: opts.name ?? "mogile-client",
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       noAsyncTraces: true,
-    });
+    }).catch((err) => { throw explainConnectError(err, String(servers), creds); });
     return new MogileClient(nc, true, opts.timeoutMs ?? 10_000);
   }
 
@@ -88,6 +100,7 @@ export class MogileClient extends TrackerCommands {
     } catch (err) {
       if (err instanceof MogileError) throw err;
       const text = String((err as Error)?.message ?? err);
+      if (/permissions violation/i.test(text)) throw new MogileError("permission_denied", `NATS refused ${command} for this user: ${text}`);
       if (/no responders/i.test(text) || (err as { name?: string }).name === "NoRespondersError") throw new MogileError("unavailable", `no tracker answers ${command}`);
       if (/timeout/i.test(text)) throw new MogileError("timeout", `${command} timed out after ${timeoutMs} ms`);
       throw err;

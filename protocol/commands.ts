@@ -1,6 +1,6 @@
 // Typed SDK methods, one per tracker command; MogileClient supplies `rpc` (NATS request-reply).
 import type {
-  Command, Request, Reply, DeviceStateName, HostStateName, HashType,
+  Command, Request, Reply, DeviceStateName, HostStateName, HashType, KeyScope,
 } from "./schemas.ts";
 
 /** Optional class settings for createClass / updateClass. */
@@ -36,8 +36,16 @@ export abstract class TrackerCommands {
   createDomain(domain: string) { return this.rpc("create_domain", { domain }); }
   /** Delete an empty domain (`domain_has_files`, `domain_has_classes`, `domain_not_found`). */
   deleteDomain(domain: string) { return this.rpc("delete_domain", { domain }); }
-  /** Every domain with its classes (mindevcount, replpolicy, hashtype), the default class included. */
+  /** Every domain with its classes (mindevcount, replpolicy, hashtype), the default class included, and its access options. */
   async getDomains() { return (await this.rpc("get_domains", {})).domains; }
+  /**
+   * Change a domain's access options; those left out stay (`domain_not_found`). `signed_get`: new
+   * files are stored protected and get_paths hands out signed, expiring read URLs; `anonymous_read`:
+   * the HTTP gateway serves reads without an API key.
+   */
+  updateDomain(domain: string, opts: { signed_get?: boolean; anonymous_read?: boolean }) {
+    return this.rpc("update_domain", { domain, ...opts });
+  }
   /** Create a class keeping `mindevcount` copies of each file (`class_exists`, `domain_not_found`). */
   createClass(domain: string, cls: string, mindevcount: number, opts: ClassOptions = {}) {
     return this.rpc("create_class", { domain, class: cls, mindevcount, ...opts });
@@ -108,4 +116,19 @@ export abstract class TrackerCommands {
   stats() { return this.rpc("stats", {}); }
   /** Jobs the replicator or deleter gave up on, newest first. */
   async failedJobs(opts: { kind?: "replicate" | "delete"; limit?: number } = {}) { return (await this.rpc("failed_jobs", opts)).jobs; }
+
+  // ---- gateway keys (admin) ----
+  /**
+   * Create a gateway key with per-domain scopes or cluster-wide admin; the reply carries the secret,
+   * shown this once. The HTTP credential is `<id>:<secret>` (`Authorization: Bearer <id>:<secret>`).
+   */
+  addKey(opts: { name?: string; scopes?: KeyScope[]; clusterAdmin?: boolean }) {
+    return this.rpc("key_add", { name: opts.name, scopes: opts.scopes ?? [], cluster_admin: opts.clusterAdmin ?? false });
+  }
+  /** Keys (never their secrets), optionally only those scoped to `domain`; revoked ones with `includeRevoked`. */
+  async listKeys(opts: { domain?: string; includeRevoked?: boolean } = {}) {
+    return (await this.rpc("key_list", { domain: opts.domain, include_revoked: opts.includeRevoked ?? false })).keys;
+  }
+  /** Revoke a key for good; gateways refuse it within seconds (`unknown_access_key`). */
+  revokeKey(id: string) { return this.rpc("key_revoke", { id }); }
 }

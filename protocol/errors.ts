@@ -76,6 +76,16 @@ export const errorTexts = {
   range_not_satisfiable: "Requested range not satisfiable",
   /** create_close: the file IS linked, but its durable copies did not appear in time */
   replication_timeout: "File stored, but not replicated to the requested copies in time",
+  /** gateway: no key, or a key that is unknown, revoked or has another secret */
+  unauthorized: "A valid key is required",
+  /** gateway: a valid key without the scope this request needs */
+  forbidden: "This key may not do that",
+  /** gateway: a request body over the configured limit */
+  payload_too_large: "Request body too large",
+  /** key_revoke / key_lookup: no key with that access key id */
+  unknown_access_key: "No key with that access key id",
+  /** NATS refused the command: this client's user may not call it */
+  permission_denied: "This user may not call that command",
 } as const;
 
 export type ErrorCode = keyof typeof errorTexts;
@@ -111,6 +121,7 @@ export function httpStatus(code: ErrorCode): number {
     case "no_device":
     case "none_match":
     case "no_temp_file":
+    case "unknown_access_key":
       return 404;
     case "domain_exists":
     case "class_exists":
@@ -138,6 +149,14 @@ export function httpStatus(code: ErrorCode): number {
       return 504;
     case "range_not_satisfiable":
       return 416;
+    case "unauthorized":
+      return 401;
+    case "forbidden":
+      return 403;
+    case "payload_too_large":
+      return 413;
+    case "permission_denied":
+      return 403;
     case "failure":
     case "db":
       return 500;

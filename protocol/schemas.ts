@@ -47,6 +47,14 @@ export const replPolicy = z.string().max(255).regex(
 export const CreateDomain = z.object({ domain: domainName });
 export const DeleteDomain = z.object({ domain: domainName });
 export const GetDomains = z.object({});
+/** mogile addition: per-domain access options; omitted ones stay as they are */
+export const UpdateDomain = z.object({
+  domain: domainName,
+  /** reads need signed URLs (get_paths hands them out); applies to files written from then on */
+  signed_get: zbool.optional(),
+  /** the HTTP gateway serves this domain's files without an API key */
+  anonymous_read: zbool.optional(),
+});
 export const CreateClass = z.object({
   domain: domainName,
   class: className,
@@ -193,11 +201,32 @@ export const RebalanceStop = z.object({});
 export const RebalanceStatus = z.object({});
 export const RebalanceReset = z.object({});
 
+// ---- gateway keys (mogile addition; never forwarded by the classic protocol) ----
+export const KEY_ACCESS = ["read", "write", "admin"] as const;
+/** read: GET/HEAD/list/paths; write: also store, delete, rename, change class; admin: also the domain's classes */
+export type KeyAccess = (typeof KEY_ACCESS)[number];
+/** an access key id: 20 characters, `MK` and 18 of A-Z2-7 (S3-style) */
+export const KEY_ID_PATTERN = /^MK[A-Z2-7]{18}$/;
+const keyId = z.string().regex(KEY_ID_PATTERN, "id must be an access key id (MK…, 20 characters)");
+export const KeyScopeSchema = z.object({ domain: domainName, access: z.enum(KEY_ACCESS) });
+export type KeyScope = z.infer<typeof KeyScopeSchema>;
+export const KeyAdd = z.object({
+  name: z.string().max(200).refine((s) => !CONTROL.test(s), "name must not contain control characters").default(""),
+  scopes: z.array(KeyScopeSchema).max(100).default([]),
+  /** every domain and every admin command */
+  cluster_admin: zbool.default(false),
+});
+export const KeyList = z.object({ domain: domainName.optional(), include_revoked: zbool.default(false) });
+export const KeyRevoke = z.object({ id: keyId });
+/** the gateway's view of one key (scopes and the secret's verifier, never the secret) */
+export const KeyLookup = z.object({ id: keyId });
+
 /** Request schemas by command name: the query actor dispatches through this map. */
 export const requests = {
   create_domain: CreateDomain,
   delete_domain: DeleteDomain,
   get_domains: GetDomains,
+  update_domain: UpdateDomain,
   create_class: CreateClass,
   update_class: UpdateClass,
   delete_class: DeleteClass,
@@ -239,6 +268,10 @@ export const requests = {
   rebalance_stop: RebalanceStop,
   rebalance_status: RebalanceStatus,
   rebalance_reset: RebalanceReset,
+  key_add: KeyAdd,
+  key_list: KeyList,
+  key_revoke: KeyRevoke,
+  key_lookup: KeyLookup,
 } as const;
 export type Command = keyof typeof requests;
 export type Request<C extends Command> = z.input<(typeof requests)[C]>;
@@ -249,6 +282,9 @@ export const UNSUPPORTED_COMMANDS: readonly string[] = [];
 
 // ---- replies (JSON; the classic protocol flattens them into MogileFS fields) ----
 export interface Dest { devid: number; path: string }
+/** mogile addition: a domain's access options (false when never set) */
+export interface DomainOptions { signed_get: boolean; anonymous_read: boolean }
+export interface DomainInfo extends DomainOptions { domain: string; classes: ClassInfo[] }
 export interface ClassInfo { class: string; mindevcount: number; replpolicy: string; hashtype: string; /** only when above 1 */ durable_copies?: number }
 export interface HostInfo {
   hostid: number; hostname: string; hostip: string; http_port: number; http_get_port: number | null;
@@ -271,11 +307,18 @@ export interface RebalanceStatusReply {
   files_moved: number; bytes_moved: number; failed: number;
   time_started: number | null; time_stopped: number | null; time_finished: number | null;
 }
+/** a gateway key as listed: never its secret */
+export interface KeyInfo {
+  id: string; name: string; scopes: KeyScope[]; cluster_admin: boolean; revoked: boolean;
+  /** ISO times */
+  created: string; revoked_at?: string;
+}
 export interface FileRow { fid: number; domain: string; class: string; key: string; length: number; devcount: number }
 export interface Replies {
   create_domain: { domain: string };
   delete_domain: { domain: string };
-  get_domains: { domains: { domain: string; classes: ClassInfo[] }[] };
+  get_domains: { domains: DomainInfo[] };
+  update_domain: DomainOptions & { domain: string };
   create_class: { domain: string; class: string; mindevcount: number };
   update_class: { domain: string; class: string; mindevcount: number };
   delete_class: { domain: string; class: string };
@@ -335,6 +378,12 @@ export interface Replies {
   rebalance_stop: Record<string, never>;
   rebalance_status: RebalanceStatusReply;
   rebalance_reset: Record<string, never>;
+  /** the secret is returned here once and never again */
+  key_add: KeyInfo & { secret: string };
+  key_list: { keys: KeyInfo[] };
+  key_revoke: KeyInfo;
+  /** `verifier`: HMAC of `<id>:<secret>` under a key derived from the cluster key */
+  key_lookup: { id: string; scopes: KeyScope[]; cluster_admin: boolean; revoked: boolean; verifier: string };
 }
 export type Reply<C extends Command> = Replies[C];
 
@@ -389,6 +438,8 @@ export const StorageFetch = z.object({
   hashtype: z.string().optional(),
   /** the file's stored checksum (`ALG:hex`): a copy with another digest is refused */
   checksum: z.string().optional(),
+  /** store the copy protected (its domain needs signed reads); a protected source copy makes it so too */
+  protected: z.boolean().optional(),
 });
 export type StorageFetch = z.infer<typeof StorageFetch>;
 

@@ -27,6 +27,8 @@ export const subjects = {
   namesChanged: "mogile.event.names.changed",
   /** fsck or rebalance state changed (query handlers): the fsck actor wakes up */
   tasksChanged: "mogile.event.tasks.changed",
+  /** a gateway key was revoked (query handlers): gateways drop it from their caches at once */
+  keysChanged: "mogile.event.keys.changed",
   /** observed device state changed (monitor) */
   deviceState: "mogile.event.device.state",
 } as const;

@@ -4,11 +4,15 @@ import * as assert from "uvu/assert";
 import { randomBytes } from "node:crypto";
 import { startTestCluster, type TestCluster } from "./helpers/cluster.ts";
 import { until } from "./helpers/until.ts";
+import { keyFetch } from "./helpers/gateway.ts";
 
 const t = suite<{ tc: TestCluster; url: string }>("http-admin");
+/** fetch with the cluster's first admin key (the gateway refuses requests without a key) */
+let gw: typeof fetch;
 t.before(async (ctx) => {
   ctx.tc = await startTestCluster("http-admin");
   ctx.url = ctx.tc.cluster.httpUrl;
+  gw = keyFetch(ctx.url, ctx.tc.cluster.adminKey);
 });
 t.after(async (ctx) => { await ctx.tc?.stop(); });
 
@@ -20,7 +24,7 @@ async function call(url: string, method: string, path: string, body?: unknown): 
     init.body = typeof body === "string" ? body : JSON.stringify(body);
     init.headers = { "content-type": "application/json" };
   }
-  const r = await fetch(url + path, init);
+  const r = await gw(url + path, init);
   const text = await r.text();
   return { status: r.status, body: text ? JSON.parse(text) : null };
 }
@@ -364,15 +368,15 @@ t("rest - stats", async ({ url }) => {
 t("rest - rename a file and change its class", async ({ url }) => {
   ok(await call(url, "POST", "/v1/domains/rest/classes", { class: "pair", mindevcount: 2 }), 201);
   ok(await call(url, "POST", "/v1/domains/rest/classes", { class: "solo", mindevcount: 1 }), 201);
-  let r = await fetch(`${url}/v1/domains/rest/files/${enc("dir/old name")}?class=solo`, { method: "PUT", body: "abc" });
+  let r = await gw(`${url}/v1/domains/rest/files/${enc("dir/old name")}?class=solo`, { method: "PUT", body: "abc" });
   assert.is(r.status, 201);
-  r = await fetch(`${url}/v1/domains/rest/files/other?class=solo`, { method: "PUT", body: "x" });
+  r = await gw(`${url}/v1/domains/rest/files/other?class=solo`, { method: "PUT", body: "x" });
   assert.is(r.status, 201);
 
   const moved = ok(await call(url, "POST", `/v1/domains/rest/files/${enc("dir/old name")}/rename`, { to: "dir/new name" }));
   assert.equal(moved, { domain: "rest", key: "dir/new name", from: "dir/old name" });
   fails(await call(url, "GET", `/v1/domains/rest/files/${enc("dir/old name")}?meta=1`), 404, "unknown_key");
-  r = await fetch(`${url}/v1/domains/rest/files/${enc("dir/new name")}`);
+  r = await gw(`${url}/v1/domains/rest/files/${enc("dir/new name")}`);
   assert.is(await r.text(), "abc");
   fails(await call(url, "POST", `/v1/domains/rest/files/${enc("dir/new name")}/rename`, { to: "other" }), 409, "key_exists");
   fails(await call(url, "POST", `/v1/domains/rest/files/nope/rename`, { to: "x" }), 404, "unknown_key");

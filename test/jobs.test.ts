@@ -48,7 +48,7 @@ t("replicator - a job it can never do is recorded and listed for operators", asy
   await jetstream(tc.client.nc).publish(subjects.replicateJob, JSON.stringify({ fid: 999_999, domain: "d", key: "lost" }));
   const failed = await until(async () => (await tc.client.rpc("failed_jobs", { kind: "replicate" })).jobs.find((j) => j.fid === 999_999), 20_000, "dead letter");
   assert.match(failed.error, /no copy/);
-  const r = await fetch(`${tc.cluster.httpUrl}/v1/admin/failed-jobs?kind=replicate`);
+  const r = await fetch(`${tc.cluster.httpUrl}/v1/admin/failed-jobs?kind=replicate`, { headers: { authorization: `Bearer ${tc.cluster.adminKey}` } });
   assert.ok((await r.json()).jobs.some((j: { fid: number }) => j.fid === 999_999), "listed over HTTP too");
 });
 

@@ -8,6 +8,7 @@ import { until } from "./helpers/until.ts";
 import { Tracker, get, put, store } from "./helpers/tracker.ts";
 import { fidPath } from "../protocol/paths.ts";
 import { requests, UNSUPPORTED_COMMANDS } from "../protocol/schemas.ts";
+import { INTERNAL } from "../actors/legacy/dispatch.ts";
 
 type Ctx = { tc: TestCluster; port: number; trackers: Tracker[] };
 const t = suite<Ctx>("legacy commands");
@@ -72,6 +73,11 @@ t("domains - create_domain, delete_domain, get_domains and their refusals", asyn
     [`domain${i}class1name`]: "default", [`domain${i}class1mindevcount`]: "2",
     [`domain${i}class1replpolicy`]: "MultipleHosts()", [`domain${i}class1hashtype`]: "NONE",
   });
+  // mogile addition: update_domain sets access options; get_domains lists them only when on
+  assert.equal(await tr.ok("update_domain", { domain: "ld", anonymous_read: 1 }), { domain: "ld", signed_get: "0", anonymous_read: "1" });
+  assert.is((await tr.ok("get_domains"))[`domain${i}anonymous_read`], "1");
+  assert.equal(await tr.ok("update_domain", { domain: "ld", anonymous_read: 0 }), { domain: "ld", signed_get: "0", anonymous_read: "0" });
+  assert.is(await tr.err("update_domain", { domain: "nope" }), "domain_not_found");
 
   await tr.ok("create_class", { domain: "ld", class: "c1", mindevcount: 1 });
   assert.is(await tr.err("delete_domain", { domain: "ld" }), "domain_has_classes");
@@ -254,13 +260,15 @@ t("create_open - single and multi_dest replies, fid hints, unknown domains and c
 
   const single = await tr.ok("create_open", { domain: "lo", key: "k" });
   assert.equal(sorted(single), ["devid", "fid", "path"]);
-  assert.ok(single.path.endsWith(fidPath(Number(single.devid), Number(single.fid))), single.path);
+  // the PUT URL is signed in its query string (e=expiry, l=max length, s=signature)
+  assert.ok(new URL(single.path).pathname === fidPath(Number(single.devid), Number(single.fid)), single.path);
+  assert.match(new URL(single.path).search, /^\?e=\d+&l=\d+&s=[\w-]{43}$/);
   assert.equal(sorted(await tr.ok("create_open", { domain: "lo", key: "k", multi_dest: 0 })), ["devid", "fid", "path"]);
   const multi = await tr.ok("create_open", { domain: "lo", key: "k", class: "one", multi_dest: 1 });
   const n = Number(multi.dev_count);
   assert.ok(n >= 1 && n <= 3, `dev_count ${n}`);
   assert.equal(sorted(multi), ["dev_count", "fid", ...range(n).flatMap((i) => [`devid_${i}`, `path_${i}`])].sort());
-  for (const i of range(n)) assert.ok(multi[`path_${i}`].endsWith(fidPath(Number(multi[`devid_${i}`]), Number(multi.fid))));
+  for (const i of range(n)) assert.ok(new URL(multi[`path_${i}`]).pathname === fidPath(Number(multi[`devid_${i}`]), Number(multi.fid)));
   // an empty class is absent (the default class); a key may be left out
   assert.match((await tr.ok("create_open", { domain: "lo", class: "" })).fid, /^\d+$/);
 
@@ -598,9 +606,9 @@ t("MogileFS answers for edge cases: size=0, checksumverify alone, to=0, limit=0,
   assert.is(await tr.err("create_host", { host: "ldev" }), "host_exists");
 });
 
-t("coverage - every command in `requests` except register_storage went over the socket", (ctx) => {
+t("coverage - every command in `requests` except the internal ones (register_storage, key_*) went over the socket", (ctx) => {
   const sent = new Set(ctx.trackers.flatMap((tr) => [...tr.sent]));
-  const want = [...new Set([...Object.keys(requests).filter((c) => c !== "register_storage"), ...UNSUPPORTED_COMMANDS, ...FSCK_AND_REBALANCE])];
+  const want = [...new Set([...Object.keys(requests).filter((c) => !INTERNAL.has(c)), ...UNSUPPORTED_COMMANDS, ...FSCK_AND_REBALANCE])];
   assert.equal(want.filter((c) => !sent.has(c)), [], "commands never sent");
 });
 

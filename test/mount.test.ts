@@ -15,6 +15,7 @@ import { observe } from "../actors/monitor/index.ts";
 import { createLogger } from "../actors/runtime/log.ts";
 import { fidPath } from "../protocol/paths.ts";
 import { httpRequest, drain } from "../protocol/http.ts";
+import { signQuery } from "../actors/runtime/urlsign.ts";
 
 // ---- without servers ----
 
@@ -49,11 +50,15 @@ u("mount - a device is mounted only when its directory holds its own marker", as
 u("mount - the file server answers 503 for a missing device and never creates its directory", async () => {
   const root = tempDir("mount-server");
   const mounts = new MountTable(root, new Set([1]), 1);
-  const server = createFileServer(fileStore(root, [1], mounts), createLogger({ role: "test" }, "error"));
+  const key = randomBytes(32);
+  const server = createFileServer(fileStore(root, [1], mounts), createLogger({ role: "test" }, "error"), { key });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // fid URLs are signed as the cluster signs them (PUT and DELETE need it)
+  const signed = (method: "GET" | "PUT" | "DELETE", uri: string) =>
+    uri.endsWith(".fid") ? `${uri}?${signQuery(key, { method, devid: 1, fid: 42, expires: Date.now() / 1000 + 60 })}` : uri;
   const status = async (method: "GET" | "PUT" | "DELETE", uri: string, body?: Buffer) => {
-    const res = await httpRequest(base + uri, { method, body, timeoutMs: 5_000 });
+    const res = await httpRequest(base + signed(method, uri), { method, body, timeoutMs: 5_000 });
     await drain(res);
     return res.statusCode;
   };

@@ -48,6 +48,8 @@ export async function removeCopies(devices: DeviceView, store: Store, log: Logge
     if (!row) { log.warn("delete: device unknown; forgetting its copy", { fid: job.fid, devid }); continue; }
     if (row.dev.status === "dead") continue; // its bytes are gone with it
     const url = devices.url(devid, job.fid)!;
+    // storage nodes take DELETEs only through URLs signed with the cluster key
+    const signed = devices.signedUrl(devid, job.fid, "DELETE")!;
     // one copy of a live file: fence it off first, so no replicator, move or fsck records a copy
     // on this device while its bytes go (the fence is an atomic update that requires the copy to
     // be unrecorded: if it was recorded again meanwhile, it stays). One job at a time holds it.
@@ -61,7 +63,7 @@ export async function removeCopies(devices: DeviceView, store: Store, log: Logge
     }
     let failed = false;
     try {
-      if (!(await deleteUrl(url))) { pending.push(`${url}: refused`); failed = true; }
+      if (!(await deleteUrl(signed))) { pending.push(`${url}: refused`); failed = true; }
     } catch (err) {
       pending.push(`${url}: ${(err as Error).message}`);
       failed = true;

@@ -50,7 +50,7 @@ export async function checkFile(d: CheckDeps, file: FileDoc, o: CheckOptions): P
     await Promise.all(file.devids.map(async (devid) => {
       const row = d.devices.row(devid);
       if (!row || row.dev.status === "dead") { state.set(devid, "dead"); return; }
-      const url = d.devices.url(devid, file.fid)!;
+      const url = d.devices.signedUrl(devid, file.fid, "GET")!;
       try {
         const len = await headLength(url, 10_000);
         if (len === null) { state.set(devid, "missing"); ev("MISS", devid); return; }
@@ -130,7 +130,7 @@ async function pull(d: CheckDeps, file: FileDoc, devids: number[]) {
 async function search(d: CheckDeps, file: FileDoc): Promise<number | null> {
   for (const devid of d.devices.devices.keys()) {
     if (file.devids.includes(devid) || !d.devices.readable(devid)) continue;
-    const len = await headLength(d.devices.url(devid, file.fid)!, 5_000).catch(() => null);
+    const len = await headLength(d.devices.signedUrl(devid, file.fid, "GET")!, 5_000).catch(() => null);
     if (len === file.length) return devid;
   }
   return null;

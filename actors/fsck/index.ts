@@ -11,6 +11,7 @@ import { Lease } from "../runtime/lease.ts";
 import { nextId, type FileDoc } from "../runtime/mongo.ts";
 import { checkFile, type CheckDeps, type FsckEvent } from "./check.ts";
 import { ClassCache, DEFAULT_HASHTYPE } from "../runtime/domain/classes.ts";
+import { DomainCache } from "../runtime/domain/domains.ts";
 import { moveCopy, type MoveDeps } from "./move.ts";
 import { parsePolicy } from "../runtime/domain/rebalance_policy.ts";
 import { deviceInfo, filesOn, plan } from "../runtime/domain/rebalance.ts";
@@ -58,7 +59,8 @@ export async function start(ctx: ActorContext) {
   await devices.start(ctx.nc);
   const js = jetstream(ctx.nc);
   const classes = new ClassCache(store);
-  const deps: CheckDeps & MoveDeps = { store, devices, nc: ctx.nc, js, log, classOf: (file) => classes.forFile(file) };
+  const domains = new DomainCache(store);
+  const deps: CheckDeps & MoveDeps = { store, devices, nc: ctx.nc, js, log, classOf: (file) => classes.forFile(file), protects: (domain) => domains.protects(domain) };
   const uploads = await Uploads.open(ctx.nc);
   const lease = await Lease.open(ctx.nc, "fsck", ctx.instance, log);
   lease.start();

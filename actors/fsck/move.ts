@@ -16,21 +16,23 @@ export interface MoveDeps {
   store: Store; devices: DeviceView; nc: NatsConnection; js: JetStreamClient; log: Logger;
   /** the class a file lives by (the shared class cache) */
   classOf(file: FileDoc): Promise<ClassDoc>;
+  /** new copies of the domain's files are stored protected (signed_get) */
+  protects(domain: string): Promise<boolean>;
 }
 
 export type MoveResult = { ok: true; length: number } | { ok: false; reason: string; gone?: boolean };
 
 /** Queue the deletion of one copy; the deleter skips it if that copy is recorded again meanwhile. */
-export async function deleteCopy(d: MoveDeps, fid: number, devid: number, reason: "drain" | "rebalance" | "orphan-replica"): Promise<void> {
+export async function deleteCopy(d: Pick<MoveDeps, "js">, fid: number, devid: number, reason: "drain" | "rebalance" | "orphan-replica"): Promise<void> {
   const job: DeleteJob = { fid, devids: [devid], reason };
   await d.js.publish(subjects.deleteJob, JSON.stringify(job), { msgID: `del-${fid}-${devid}-${reason}-${Date.now()}` });
 }
 
-/** The digest of a copy as its storage agent computes it (`ALG:hex`). */
+/** The digest of a copy as its storage agent computes it (`ALG:hex`); `url` is a signed one. */
 export async function digestOf(url: string, alg: string, timeoutMs = 60_000): Promise<string> {
-  const res = await httpRequest(`${url}?digest=${encodeURIComponent(alg)}`, { method: "GET", timeoutMs });
+  const res = await httpRequest(`${url}${url.includes("?") ? "&" : "?"}digest=${encodeURIComponent(alg)}`, { method: "GET", timeoutMs });
   const text = (await readText(res)).trim();
-  if (res.statusCode !== 200) throw new Error(`digest of ${url}: status ${res.statusCode}`);
+  if (res.statusCode !== 200) throw new Error(`digest of ${url.split("?")[0]}: status ${res.statusCode}`);
   return text;
 }
 
@@ -54,7 +56,7 @@ export async function moveCopy(d: MoveDeps, fileId: string, fid: number, from: n
   for (const src of sources) {
     const url = d.devices.url(src, fid);
     if (!url) continue;
-    const req: StorageFetch = { devid: to, fid, from: url, length: file.length };
+    const req: StorageFetch = { devid: to, fid, from: url, length: file.length, ...((await d.protects(file.domain)) ? { protected: true } : {}) };
     try {
       const reply = await d.nc.request(subjects.storage(dest.dev.hostid, "fetch"), JSON.stringify(req), { timeout: 30_000 + Math.ceil(file.length / 20_000) });
       const r = reply.json<{ ok: boolean; error?: string; length?: number }>();
@@ -68,7 +70,7 @@ export async function moveCopy(d: MoveDeps, fileId: string, fid: number, from: n
   if (file.checksum) {
     // a copy that does not match the recorded checksum is never recorded
     const alg = file.checksum.slice(0, file.checksum.indexOf(":"));
-    const got = await digestOf(d.devices.url(to, fid)!, alg).catch((err: Error) => `error: ${err.message}`);
+    const got = await digestOf(d.devices.signedUrl(to, fid, "GET")!, alg).catch((err: Error) => `error: ${err.message}`);
     if (got.toLowerCase() !== file.checksum.toLowerCase()) {
       await deleteCopy(d, fid, to, "orphan-replica");
       return { ok: false, reason: `copy on device ${to} has checksum ${got}, expected ${file.checksum}` };

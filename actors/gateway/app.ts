@@ -1,14 +1,18 @@
 // The HTTP facade (hono): REST routes and POST /v1/rpc/{command} over the SDK. Bytes stream through.
+// Every /v1 route needs a key (see auth.ts); /healthz is open.
 import { Hono } from "hono";
 import { MogileError, httpStatus } from "../../protocol/errors.ts";
 import type { MogileClient } from "../../protocol/client.ts";
 import type { Logger } from "../runtime/log.ts";
-import type { GatewayEnv } from "./body.ts";
+import type { GatewayEnv, Limits } from "./body.ts";
+import { authenticate, type Authenticator } from "./auth.ts";
 import { rpcRoutes } from "./rpc.ts";
 import { adminRoutes } from "./admin.ts";
 import { fileRoutes } from "./files.ts";
 
-export function createApp(client: MogileClient, log: Logger): Hono<GatewayEnv> {
+export interface AppOptions { auth: Authenticator; limits: Limits }
+
+export function createApp(client: MogileClient, log: Logger, o: AppOptions): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
 
   // the one place where a MogileFS error code becomes an HTTP status
@@ -16,7 +20,11 @@ export function createApp(client: MogileClient, log: Logger): Hono<GatewayEnv> {
     const e = err instanceof MogileError ? err : new MogileError("failure", err.message);
     const status = httpStatus(e.code);
     if (status >= 500) log.warn("request failed", { method: c.req.method, path: c.req.path, code: e.code, err: e.message });
-    return c.json(e.toJSON(), status as 400);
+    const headers: Record<string, string> = {};
+    if (status === 401) headers["www-authenticate"] = 'Bearer realm="mogile"';
+    // a refused request may still be sending its body (an upload): do not read the rest of it
+    if ((status === 401 || status === 403 || status === 413) && c.req.method !== "GET" && c.req.method !== "HEAD") headers.connection = "close";
+    return c.json(e.toJSON(), status as 400, headers);
   });
   app.notFound((c) => c.json({ error: "not_found", message: `no route for ${c.req.method} ${c.req.path}` }, 404));
 
@@ -25,6 +33,11 @@ export function createApp(client: MogileClient, log: Logger): Hono<GatewayEnv> {
     return c.json({ ok: true });
   });
 
+  app.use("/v1/*", async (c, next) => {
+    c.set("limits", o.limits);
+    await next();
+  });
+  app.use("/v1/*", authenticate(o.auth));
   rpcRoutes(app, client);
   adminRoutes(app, client);
   fileRoutes(app, client);

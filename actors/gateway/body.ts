@@ -3,9 +3,24 @@ import type { Context } from "hono";
 import type { HttpBindings } from "@hono/node-server";
 import type { z } from "zod";
 import { MogileError, type ErrorCode } from "../../protocol/errors.ts";
+import type { Authenticator, Principal } from "./auth.ts";
 
-/** The hono environment of every gateway route (node:http bindings for streaming uploads). */
-export type GatewayEnv = { Bindings: HttpBindings };
+/** Body limits of the facade (see server.ts for where they come from). */
+export interface Limits {
+  /** largest file upload (PUT …/files/{key}), streamed */
+  maxBodyBytes: number;
+  /** largest JSON request body, read into memory */
+  maxJsonBytes: number;
+}
+
+/**
+ * The hono environment of every gateway route: node:http bindings for streaming uploads; the caller
+ * and the authenticator (set for every /v1 route by the auth middleware) and the body limits.
+ */
+export type GatewayEnv = {
+  Bindings: HttpBindings;
+  Variables: { principal: Principal; auth: Authenticator; limits: Limits };
+};
 
 export interface Issue { path: string; code: string; message: string }
 
@@ -19,9 +34,32 @@ export class ValidationError extends MogileError {
   }
 }
 
-/** The body as JSON; an empty body is `{}` (commands without arguments need none). */
-export async function readJson(c: Context): Promise<unknown> {
-  const text = await c.req.text();
+export const tooLarge = (max: number) => new MogileError("payload_too_large", `request body is over ${max} bytes`);
+
+/** The body as text, refused (413) past `max` bytes without reading more than that. */
+async function readCapped(c: Context<GatewayEnv>, max: number): Promise<string> {
+  const declared = c.req.header("content-length");
+  if (declared !== undefined && Number(declared) > max) throw tooLarge(max);
+  const body = c.req.raw.body;
+  if (!body) return "";
+  const reader = body.getReader();
+  const parts: Uint8Array[] = [];
+  for (let n = 0; ; ) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.length;
+    if (n > max) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(max);
+    }
+    parts.push(value);
+  }
+  return Buffer.concat(parts).toString("utf8");
+}
+
+/** The body as JSON, at most the configured JSON limit; an empty body is `{}` (commands without arguments need none). */
+export async function readJson(c: Context<GatewayEnv>): Promise<unknown> {
+  const text = await readCapped(c, c.get("limits").maxJsonBytes);
   if (text.trim() === "") return {};
   try {
     return JSON.parse(text);
@@ -40,7 +78,7 @@ export function validate<S extends z.ZodType>(schema: S, value: unknown): z.outp
 }
 
 /** The JSON body as an object, merged with fields from the URL (which win), then validated. */
-export async function objectBody<S extends z.ZodType>(c: Context, schema: S, fromUrl: Record<string, unknown> = {}): Promise<z.output<S>> {
+export async function objectBody<S extends z.ZodType>(c: Context<GatewayEnv>, schema: S, fromUrl: Record<string, unknown> = {}): Promise<z.output<S>> {
   const raw = await readJson(c);
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new MogileError("bad_request", "request body must be a JSON object");
   return validate(schema, { ...raw, ...fromUrl });

@@ -1,16 +1,18 @@
 // REST file routes: streaming PUT/GET/HEAD with Range, metadata, listing, delete, rename and class change.
+// Reads need read access to the domain; everything that changes a file needs write access.
 import type { Hono } from "hono";
-import { Readable } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import { MogileError } from "../../protocol/errors.ts";
 import { Rename, UpdateFileClass } from "../../protocol/schemas.ts";
 import type { MogileClient } from "../../protocol/client.ts";
-import { objectBody, readJson, validate, type GatewayEnv } from "./body.ts";
+import { objectBody, readJson, tooLarge, validate, type GatewayEnv } from "./body.ts";
+import { need } from "./auth.ts";
 
 // keys may contain "/": the key parameter takes the rest of the path
 const FILE = "/v1/domains/:domain/files/:key{.+}";
 
 export function fileRoutes(app: Hono<GatewayEnv>, client: MogileClient): void {
-  app.get("/v1/domains/:domain/files", async (c) => {
+  app.get("/v1/domains/:domain/files", need.domain("read"), async (c) => {
     const q = c.req.query();
     const limit = q.limit ? Number(q.limit) : undefined;
     if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new MogileError("bad_request", "limit must be a positive integer");
@@ -23,15 +25,26 @@ export function fileRoutes(app: Hono<GatewayEnv>, client: MogileClient): void {
     }
   });
 
-  app.put(FILE, async (c) => {
+  app.put(FILE, need.domain("write"), async (c) => {
+    const max = c.get("limits").maxBodyBytes;
     const cl = c.req.header("content-length");
     const size = cl === undefined ? undefined : Number(cl);
+    // refused before anything is opened: a declared length over the limit
+    if (size !== undefined && size > max) throw tooLarge(max);
     const incoming = c.env.incoming;
-    const r = await client.put(c.req.param("domain"), c.req.param("key"), incoming, { class: c.req.query("class"), size });
-    return c.json({ fid: r.fid, key: r.key, length: r.length }, 201);
+    // node's parser never delivers more than a declared Content-Length; a chunked body is counted
+    const counted = size === undefined ? limited(incoming, max) : null;
+    try {
+      const r = await client.put(c.req.param("domain"), c.req.param("key"), counted?.body ?? incoming, { class: c.req.query("class"), size });
+      return c.json({ fid: r.fid, key: r.key, length: r.length }, 201);
+    } catch (err) {
+      // the upload was cut off at the limit (the storage PUT failed for that reason); nothing was linked
+      if (counted?.exceeded()) throw tooLarge(max);
+      throw err;
+    }
   });
 
-  app.on(["GET", "HEAD"], FILE, async (c) => {
+  app.on(["GET", "HEAD"], FILE, need.domain("read"), async (c) => {
     const domain = c.req.param("domain");
     const key = c.req.param("key");
     if (c.req.query("meta") !== undefined) {
@@ -63,13 +76,13 @@ export function fileRoutes(app: Hono<GatewayEnv>, client: MogileClient): void {
     return new Response(Readable.toWeb(r.body) as ReadableStream, { status: r.status, headers });
   });
 
-  app.delete(FILE, async (c) => {
+  app.delete(FILE, need.domain("write"), async (c) => {
     await client.delete(c.req.param("domain"), c.req.param("key"));
     return c.body(null, 204);
   });
 
   // POST …/files/{key}/rename {"to": "new key"}
-  app.post(`${FILE}/rename`, async (c) => {
+  app.post(`${FILE}/rename`, need.domain("write"), async (c) => {
     const body = await readJson(c);
     const to = typeof body === "object" && body !== null ? (body as { to?: unknown }).to : undefined;
     const a = validate(Rename, { domain: c.req.param("domain"), from_key: c.req.param("key"), to_key: to });
@@ -78,9 +91,32 @@ export function fileRoutes(app: Hono<GatewayEnv>, client: MogileClient): void {
   });
 
   // PATCH …/files/{key} {"class": "name"}: MogileFS updateclass
-  app.patch(FILE, async (c) => {
+  app.patch(FILE, need.domain("write"), async (c) => {
     const a = await objectBody(c, UpdateFileClass, { domain: c.req.param("domain"), key: c.req.param("key") });
     await client.changeClass(a.domain, a.key, a.class);
     return c.json({ domain: a.domain, key: a.key, class: a.class });
   });
+}
+
+/**
+ * The request body, failing once more than `max` bytes have passed (memory stays flat: chunks are
+ * handed on). `pipe`, not `pipeline`: the request is left open so the 413 can still be answered.
+ */
+function limited(incoming: Readable, max: number): { body: Readable; exceeded(): boolean } {
+  let n = 0;
+  let over = false;
+  const body = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      n += chunk.length;
+      if (n > max) {
+        over = true;
+        incoming.unpipe(body);
+        return done(tooLarge(max));
+      }
+      done(null, chunk);
+    },
+  });
+  incoming.on("error", (err) => body.destroy(err));
+  incoming.pipe(body);
+  return { body, exceeded: () => over };
 }

@@ -1,33 +1,40 @@
 // The gateway actor: serves the HTTP facade; reaches the cluster only through NATS and storage HTTP.
-import { z } from "zod";
-import { serve } from "@hono/node-server";
 import type { Server } from "node:http";
-import { actorConfig } from "../runtime/config.ts";
+import { actorConfig, httpScheme } from "../runtime/config.ts";
+import { clusterKey } from "../runtime/secrets.ts";
 import { stoppedSignal, type ActorContext, type ActorSpec } from "../runtime/actor.ts";
 import { MogileClient } from "../../protocol/client.ts";
+import { subjects } from "../../protocol/subjects.ts";
 import { createApp } from "./app.ts";
-
-const Config = z.object({
-  /** HTTP port of the facade */
-  MOGILE_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(7080),
-  /** address to listen on */
-  MOGILE_HTTP_HOST: z.string().default("127.0.0.1"),
-});
+import { Authenticator } from "./auth.ts";
+import { Config, limitsOf, listen } from "./server.ts";
 
 export async function start(ctx: ActorContext) {
   const cfg = actorConfig(Config);
   const client = await MogileClient.connect({ nc: ctx.nc });
-  const app = createApp(client, ctx.log);
-  const server = await new Promise<Server>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: cfg.MOGILE_HTTP_PORT, hostname: cfg.MOGILE_HTTP_HOST }, () => resolve(s as Server));
+  const auth = new Authenticator(client, {
+    clusterKey: clusterKey(),
+    keyCacheMs: cfg.MOGILE_GATEWAY_KEY_CACHE_MS,
+    domainCacheMs: cfg.MOGILE_GATEWAY_DOMAIN_CACHE_MS,
   });
-  server.keepAliveTimeout = 65_000;
-  server.requestTimeout = 0;
-  ctx.log.info("http facade listening", { url: `http://${cfg.MOGILE_HTTP_HOST}:${cfg.MOGILE_HTTP_PORT}` });
+  // a revoked key is refused at once, not after its cache entry expires
+  const keyEvents = ctx.nc.subscribe(subjects.keysChanged, {
+    callback: (_err, msg) => {
+      let id: unknown;
+      try { id = msg.json<{ id?: unknown }>().id; } catch { /* malformed: forget every key */ }
+      auth.forgetKey(typeof id === "string" ? id : undefined);
+    },
+  });
+  const domainEvents = ctx.nc.subscribe(subjects.namesChanged, { callback: () => auth.forgetDomains() });
+  const app = createApp(client, ctx.log, { auth, limits: limitsOf(cfg) });
+  const server: Server = await listen(app, cfg);
+  ctx.log.info("http facade listening", { url: `${httpScheme()}://${cfg.MOGILE_HTTP_HOST}:${cfg.MOGILE_HTTP_PORT}` });
   const { stopped, done } = stoppedSignal();
   return {
     stopped,
     async stop() {
+      keyEvents.unsubscribe();
+      domainEvents.unsubscribe();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
@@ -38,4 +45,4 @@ export async function start(ctx: ActorContext) {
   };
 }
 
-export const spec: ActorSpec = { role: "gateway", mongo: false, start };
+export const spec: ActorSpec = { role: "gateway", mongo: false, jetstream: false, start };

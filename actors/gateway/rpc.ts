@@ -1,15 +1,18 @@
-// POST /v1/rpc/{command}: every tracker command over HTTP, validated by the same zod schema as over NATS.
+// POST /v1/rpc/{command}: every tracker command over HTTP, validated by the same zod schema as over
+// NATS, each with the access actors/gateway/access.ts gives it.
 import type { Hono } from "hono";
 import { MogileError } from "../../protocol/errors.ts";
 import { requests, UNSUPPORTED_COMMANDS, type Command, type Request } from "../../protocol/schemas.ts";
 import type { MogileClient } from "../../protocol/client.ts";
 import { readJson, ValidationError, type GatewayEnv } from "./body.ts";
 import { dropEmpty, parseCommand } from "../../protocol/validate.ts";
+import { authorize, need, visibleDomains } from "./auth.ts";
+import { rpcNeed } from "./access.ts";
 
 const unsupported: ReadonlySet<string> = new Set(UNSUPPORTED_COMMANDS);
 
 export function rpcRoutes(app: Hono<GatewayEnv>, client: MogileClient): void {
-  app.post("/v1/rpc/:command", async (c) => {
+  app.post("/v1/rpc/:command", need.command(rpcNeed), async (c) => {
     const command = c.req.param("command");
     if (unsupported.has(command)) throw new MogileError("unsupported_command", `${command} is not supported yet`);
     // an unknown name is a missing resource, not a server fault (httpStatus would say 501)
@@ -27,6 +30,17 @@ export function rpcRoutes(app: Hono<GatewayEnv>, client: MogileClient): void {
       if (err instanceof MogileError) throw new ValidationError(issues, err.code, err.message);
       throw err;
     }
-    return c.json(await client.rpc(name, args));
+    const n = rpcNeed(name);
+    if (n.kind === "domain") {
+      // the domain the command acts on, as validated (every domain command requires one)
+      const domain = (args as { domain?: unknown }).domain;
+      await authorize(c, n, typeof domain === "string" ? domain : undefined);
+    }
+    const reply = await client.rpc(name, args);
+    if (name === "get_domains") {
+      const r = reply as { domains: { domain: string }[] };
+      return c.json({ ...r, domains: visibleDomains(c, r.domains) });
+    }
+    return c.json(reply);
   });
 }

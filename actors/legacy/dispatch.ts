@@ -6,8 +6,8 @@ import type { Logger } from "../runtime/log.ts";
 import { CodecError, decodeArgs, errLine, okLine, parseLine } from "./codec.ts";
 import { flatten } from "./format.ts";
 
-/** mogile-internal commands that classic clients have no business sending */
-const INTERNAL = new Set<string>(["register_storage"]);
+/** mogile-internal commands that classic clients have no business sending (gateway keys stay off the unauthenticated port) */
+export const INTERNAL: ReadonlySet<string> = new Set<string>(["register_storage", "key_add", "key_list", "key_revoke", "key_lookup"]);
 
 /** Every command name the classic protocol forwards; anything else is `unknown_command`. */
 export const FORWARDED: ReadonlySet<string> = new Set<string>([

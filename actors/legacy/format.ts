@@ -33,8 +33,12 @@ const formats: { [C in Command]: Flatten<C> } = {
         // mogile addition, only when set
         ...("durable_copies" in c && c.durable_copies !== undefined ? { [`domain${i}class${j}durable_copies`]: c.durable_copies } : {}),
       })),
+      // mogile additions, only when set
+      ...(d.signed_get ? { [`domain${i}signed_get`]: 1 } : {}),
+      ...(d.anonymous_read ? { [`domain${i}anonymous_read`]: 1 } : {}),
     })),
   }),
+  update_domain: (r) => ({ domain: r.domain, signed_get: bit(r.signed_get), anonymous_read: bit(r.anonymous_read) }),
   create_class: (r) => ({ class: r.class, mindevcount: r.mindevcount, domain: r.domain }),
   update_class: (r) => ({ class: r.class, mindevcount: r.mindevcount, domain: r.domain }),
   delete_class: (r) => ({ domain: r.domain, class: r.class }),
@@ -175,6 +179,11 @@ const formats: { [C in Command]: Flatten<C> } = {
   rebalance_stop: none,
   rebalance_status: (r) => ({ state: r.state }),
   rebalance_reset: none,
+  // gateway keys are never forwarded by the classic protocol (dispatch.ts INTERNAL)
+  key_add: none,
+  key_list: none,
+  key_revoke: none,
+  key_lookup: none,
 };
 
 /**

@@ -125,4 +125,4 @@ export async function start(ctx: ActorContext) {
   };
 }
 
-export const spec: ActorSpec = { role: "legacy", mongo: false, start };
+export const spec: ActorSpec = { role: "legacy", mongo: false, jetstream: false, start };

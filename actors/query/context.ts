@@ -4,8 +4,9 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import { subjects } from "../../protocol/subjects.ts";
 import type { DeleteJob, ReplicateJob } from "../../protocol/schemas.ts";
 import { MogileError } from "../../protocol/errors.ts";
-import { fileId, type Store, type ClassDoc } from "../runtime/mongo.ts";
+import { fileId, type Store, type ClassDoc, type DomainDoc } from "../runtime/mongo.ts";
 import { ClassCache, classNameOf } from "../runtime/domain/classes.ts";
+import { DomainCache } from "../runtime/domain/domains.ts";
 import type { Counters, FidAllocator } from "../runtime/counters.ts";
 import type { DeviceView } from "../runtime/devices.ts";
 import type { Logger } from "../runtime/log.ts";
@@ -23,6 +24,8 @@ export interface QueryContext {
   log: Logger;
   /** seconds an opened upload may stay unclosed before the reaper removes it */
   uploadTtlSec: number;
+  /** signed storage URLs: the cluster key, the size cap of a PUT URL, the lifetime of GET URLs */
+  urls: { key: Buffer; maxFileBytes: number; getTtlSec: number };
   names: NameCache;
   uploads: Uploads;
   enqueueReplicate(job: ReplicateJob, msgID: string): Promise<void>;
@@ -31,18 +34,27 @@ export interface QueryContext {
 }
 
 /**
- * Cache of domains and classes. Domains are cached positive-only (a miss always asks the
- * database); class rows, including the implicit default class, through the shared class cache.
+ * Cache of domains and classes. Domain rows (with their access options) are cached positive-only
+ * for a few seconds (a miss always asks the database); class rows, including the implicit default
+ * class, through the shared class cache. Changes elsewhere drop both (`names.changed`).
  */
 export class NameCache {
-  private domains = new Set<string>();
+  private domains: DomainCache;
   private classes: ClassCache;
-  constructor(private readonly store: Store, classTtlMs = 5_000) { this.classes = new ClassCache(store, classTtlMs); }
+  constructor(store: Store, ttlMs = 5_000) {
+    this.classes = new ClassCache(store, ttlMs);
+    this.domains = new DomainCache(store, ttlMs);
+  }
 
   async requireDomain(domain: string): Promise<void> {
-    if (this.domains.has(domain)) return;
-    if (!(await this.store.domains.findOne({ _id: domain }))) throw new MogileError("unreg_domain", `domain ${domain} is not registered`);
-    this.domains.add(domain);
+    await this.domain(domain);
+  }
+
+  /** The domain's row (its access options); unreg_domain when it does not exist. */
+  async domain(domain: string): Promise<DomainDoc> {
+    const row = await this.domains.find(domain);
+    if (!row) throw new MogileError("unreg_domain", `domain ${domain} is not registered`);
+    return row;
   }
 
   /** The class row; `default` (or no class) is implicit with mindevcount 2 unless a row overrides it. */
@@ -52,7 +64,7 @@ export class NameCache {
     return row;
   }
 
-  forget(): void { this.domains.clear(); this.classes.forget(); }
+  forget(): void { this.domains.forget(); this.classes.forget(); }
 }
 
 export function makeEnqueuers(js: JetStreamClient, nc: NatsConnection, cache: PathCache) {

@@ -16,6 +16,7 @@ import { NameCache, makeEnqueuers, type QueryContext } from "./context.ts";
 import { handlers } from "./commands/index.ts";
 import { Uploads } from "../runtime/uploads.ts";
 import { parseCommand } from "../../protocol/validate.ts";
+import { clusterKey } from "../runtime/secrets.ts";
 
 const Config = z.object({
   /** seconds an upload may stay open before the reaper removes it (MogileFS: 3600) */
@@ -24,6 +25,10 @@ const Config = z.object({
   MOGILE_FID_BLOCK: z.coerce.number().int().positive().default(1000),
   /** get_paths cache entries (0 disables the cache) */
   MOGILE_PATH_CACHE: z.coerce.number().int().min(0).default(100_000),
+  /** the most bytes a PUT URL from create_open allows when the request gives no `size` (64 GiB) */
+  MOGILE_MAX_FILE_BYTES: z.coerce.number().int().positive().default(64 * 1024 ** 3),
+  /** seconds the signed read URLs get_paths hands out for signed_get domains stay valid */
+  MOGILE_SIGNED_GET_TTL_SEC: z.coerce.number().int().positive().default(3600),
 });
 
 export async function start(actor: ActorContext) {
@@ -40,6 +45,7 @@ export async function start(actor: ActorContext) {
     fids: new FidAllocator(counters, cfg.MOGILE_FID_BLOCK),
     counters,
     uploadTtlSec: cfg.MOGILE_UPLOAD_TTL_SEC,
+    urls: { key: clusterKey(), maxFileBytes: cfg.MOGILE_MAX_FILE_BYTES, getTtlSec: cfg.MOGILE_SIGNED_GET_TTL_SEC },
     names: new NameCache(store),
     uploads: await Uploads.open(actor.nc),
     ...makeEnqueuers(js, actor.nc, cache),

@@ -11,6 +11,7 @@ import { fileId, type FileDoc, type Store } from "../runtime/mongo.ts";
 import { startJobActor, retryScheduleEnv, ack, retry, fatal, type Outcome } from "../runtime/jobs.ts";
 import { decide, placement } from "../runtime/domain/policy.ts";
 import { ClassCache, DEFAULT_HASHTYPE, ruleOf } from "../runtime/domain/classes.ts";
+import { DomainCache } from "../runtime/domain/domains.ts";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "../runtime/log.ts";
@@ -29,7 +30,7 @@ const RETRY_MS = [1_000, 5_000, 15_000, 60_000, 300_000, 900_000, 1_800_000];
 /** how long a fid may be missing right after create_close queued it (it is linked just after) */
 const LINK_GRACE_MS = 60_000;
 
-interface Deps { store: Store; devices: DeviceView; nc: NatsConnection; js: JetStreamClient; log: Logger; classes: ClassCache }
+interface Deps { store: Store; devices: DeviceView; nc: NatsConnection; js: JetStreamClient; log: Logger; classes: ClassCache; domains: DomainCache }
 
 async function findFile(store: Store, job: ReplicateJob, attempt: number): Promise<FileDoc | null> {
   if (attempt === 1 && job.domain !== undefined && job.key !== undefined && job.class !== undefined && job.length !== undefined && job.devids) {
@@ -202,11 +203,13 @@ async function copy(d: Deps, file: FileDoc, sources: number[], dest: number, has
   let last: CopyResult = { err: "no source", stored: false };
   let tried = 0;
   let mismatched = 0;
+  // copies of a signed_get domain's files are stored protected (a protected source makes it so too)
+  const protect = await d.domains.protects(file.domain);
   for (const src of sources) {
     const from = d.devices.url(src, file.fid);
     if (!from) continue;
     tried++;
-    const req: StorageFetch = { devid: dest, fid: file.fid, from, length: file.length, ...(hashed ? { hashtype, checksum: expect } : {}) };
+    const req: StorageFetch = { devid: dest, fid: file.fid, from, length: file.length, ...(hashed ? { hashtype, checksum: expect } : {}), ...(protect ? { protected: true } : {}) };
     try {
       // big files get time in proportion (≥ 20 MB/s assumed)
       const timeout = 30_000 + Math.ceil(file.length / 20_000);
@@ -238,6 +241,7 @@ export async function start(ctx: ActorContext) {
   const cfg = actorConfig(Config);
   const js = jetstream(ctx.nc);
   const classes = new ClassCache(ctx.store!);
+  const domains = new DomainCache(ctx.store!);
   return startJobActor(ctx, {
     stream: streams.replicate, consumer: consumers.replicator, kind: "replicate",
     concurrency: cfg.MOGILE_REPLICATOR_CONCURRENCY,
@@ -245,7 +249,7 @@ export async function start(ctx: ActorContext) {
     retryScheduleMs: cfg.MOGILE_REPLICATOR_RETRY_MS ?? RETRY_MS,
     parse: (data) => ReplicateJob.parse(JSON.parse(new TextDecoder().decode(data))),
     fid: (j) => j.fid,
-    handle: (job, attempt, devices) => replicate({ store: ctx.store!, devices, nc: ctx.nc, js, log: ctx.log, classes }, job, attempt),
+    handle: (job, attempt, devices) => replicate({ store: ctx.store!, devices, nc: ctx.nc, js, log: ctx.log, classes, domains }, job, attempt),
   });
 }
 

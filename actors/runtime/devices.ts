@@ -1,6 +1,7 @@
 // An in-memory view of hosts, devices and their observed state, kept fresh from the database
 // (reloaded on `device.changed` events and a timer) and the monitor's KV bucket (watched).
 import { headLength } from "../../protocol/http.ts";
+import { httpScheme } from "./config.ts";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import { Kvm } from "@nats-io/kv";
 import { buckets, subjects } from "../../protocol/subjects.ts";
@@ -8,6 +9,7 @@ import { ObservedDevice } from "../../protocol/schemas.ts";
 import { fidPath } from "../../protocol/paths.ts";
 import type { Store, HostDoc, DeviceDoc } from "./mongo.ts";
 import type { Logger } from "./log.ts";
+import { clusterSignedUrl, type SignedMethod } from "./urlsign.ts";
 
 /** Devices must keep this much free space to receive new files (MogileFS min_free_space: 100 MB). */
 export const MIN_FREE_BYTES = Number(process.env.MOGILE_MIN_FREE_BYTES ?? 100 * 1024 * 1024);
@@ -76,12 +78,21 @@ export class DeviceView {
   baseUrl(devid: number): string | null {
     const d = this.devices.get(devid);
     const h = d && this.hosts.get(d.hostid);
-    return h ? `http://${h.ip}:${h.port}` : null;
+    return h ? `${httpScheme()}://${h.ip}:${h.port}` : null;
   }
 
   url(devid: number, fid: number): string | null {
     const base = this.baseUrl(devid);
     return base ? base + fidPath(devid, fid) : null;
+  }
+
+  /**
+   * `url`, signed with the cluster key for a few minutes: the cluster's own deletes and reads
+   * (a copy may be protected, so every internal check of a copy reads through one of these).
+   */
+  signedUrl(devid: number, fid: number, method: SignedMethod): string | null {
+    const url = this.url(devid, fid);
+    return url && clusterSignedUrl(url, method, devid, fid);
   }
 
   /** URL for reads: http_get_port when set, the alternate IP for the `alt` zone */
@@ -90,7 +101,7 @@ export class DeviceView {
     const h = d && this.hosts.get(d.hostid);
     if (!h) return null;
     const ip = zone === "alt" && h.altip ? h.altip : h.ip;
-    return `http://${ip}:${h.getport ?? h.port}${fidPath(devid, fid)}`;
+    return `${httpScheme()}://${ip}:${h.getport ?? h.port}${fidPath(devid, fid)}`;
   }
 
   row(devid: number): DeviceRow | null {
@@ -164,6 +175,6 @@ export class DeviceView {
  * delete of an older copy there may have ended just before the record (its fence already down).
  */
 export async function copyIsThere(view: DeviceView, devid: number, fid: number, length: number): Promise<boolean> {
-  const url = view.url(devid, fid);
+  const url = view.signedUrl(devid, fid, "GET");
   return !!url && (await headLength(url, 10_000).catch(() => null)) === length;
 }

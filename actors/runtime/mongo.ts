@@ -6,7 +6,18 @@ import { GuardedCollection, REV } from "./atomic.ts";
 import type { DeviceStateName, HostStateName } from "../../protocol/schemas.ts";
 import type { Logger } from "./log.ts";
 
-export interface DomainDoc { _id: string; createdAt: Date }
+export interface DomainDoc {
+  _id: string; createdAt: Date;
+  /** reads need signed URLs: new files are stored protected (absent = false) */
+  signed_get?: boolean;
+  /** the HTTP gateway serves reads without an API key (absent = false) */
+  anonymous_read?: boolean;
+  /**
+   * set once signed_get was ever on, and never cleared: files stored protected stay so, so
+   * get_paths keeps signing this domain's URLs after signed_get is turned off
+   */
+  signed_urls?: boolean;
+}
 export interface ClassDoc {
   _id: string; domain: string; class: string; mindevcount: number; replpolicy: string; hashtype: string;
   /** copies create_close waits for (absent = 1, MogileFS behaviour) */

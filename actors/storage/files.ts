@@ -1,7 +1,9 @@
 // The storage node's HTTP file server (mogstored): PUT/GET/HEAD/DELETE on MogileFS fid paths.
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import https from "node:https";
+import { tlsServerOptions } from "../runtime/config.ts";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
+import { chmod, link, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
@@ -9,6 +11,7 @@ import { randomBytes, createHash, type Hash } from "node:crypto";
 import { parseFidPath } from "../../protocol/paths.ts";
 import type { Logger } from "../runtime/log.ts";
 import { deviceDir, type MountTable } from "./mount.ts";
+import { grantOf, isProtected, refusal, PROTECTED_HEADER, PROTECTED_MODE, PUBLIC_MODE } from "./access.ts";
 
 export interface FileStore {
   root: string;
@@ -16,10 +19,11 @@ export interface FileStore {
   /** absolute file path for a canonical URI on one of our devices, else null */
   resolve(uri: string): { devid: number; fid: number; file: string } | null;
   /**
-   * Stream `src` into `file` durably: temp file, fsync, rename. With `hash`, the digest is computed
-   * while streaming; with `expect` too, a body whose digest differs is never renamed into place.
+   * Stream `src` into `file` durably: temp file, fsync, then link (or, with `replace`, rename) into
+   * place. With `hash`, the digest is computed while streaming; with `expect` too, a body whose
+   * digest differs never gets the fid's name.
    */
-  writeDurably(file: string, src: Readable, expectedLength?: number, digest?: DigestOptions): Promise<Written>;
+  writeDurably(file: string, src: Readable, expectedLength?: number, digest?: DigestOptions, opts?: WriteOptions): Promise<Written>;
   /** digests computed on write (or on an earlier ?digest= read), valid while the file is unchanged */
   digests: DigestCache;
   /** throws a 503 StorageError unless the device is mounted (its directory holds its marker) */
@@ -27,6 +31,17 @@ export interface FileStore {
 }
 
 export interface DigestOptions { hash: HashName; /** `ALG:hex` the body must have */ expect?: string }
+export interface WriteOptions {
+  /** a body longer than this is refused (413) and nothing is stored */
+  maxLength?: number;
+  /** store the file protected: its reads need a signed URL */
+  protect?: boolean;
+  /**
+   * replace a file already there (replica pulls: the cluster's own verified copy). Without it an
+   * existing file is never replaced: 409, atomically (link, not check-then-rename).
+   */
+  replace?: boolean;
+}
 export interface Written { length: number; /** `ALG:hex` when a hash was asked for */ digest?: string }
 
 /** MogileFS hash names → node:crypto algorithms */
@@ -83,7 +98,7 @@ export function fileStore(root: string, devids: number[], mounts: MountTable): F
       if (!p || !devs.has(p.devid)) return null;
       return { ...p, file: path.join(root, uri) };
     },
-    async writeDurably(file, src, expectedLength, digest) {
+    async writeDurably(file, src, expectedLength, digest, opts = {}) {
       const dir = path.dirname(file);
       if (!madeDirs.has(dir)) {
         await mkdirBelowDevice(root, dir);
@@ -113,19 +128,28 @@ export function fileStore(root: string, devids: number[], mounts: MountTable): F
       return written;
 
       async function write(): Promise<Written> {
-        if (expectedLength !== undefined && expectedLength <= SMALL_BODY) return writeSmall(src, tmp, file, expectedLength, hash, check);
+        const max = opts.maxLength ?? Infinity;
+        if (expectedLength !== undefined && expectedLength > max) throw new StorageError(413, `body of ${expectedLength} bytes is longer than the ${max} this URL allows`);
+        if (expectedLength !== undefined && expectedLength <= SMALL_BODY) return writeSmall(src, tmp, file, expectedLength, hash, check, opts);
         // flush: the descriptor is fsynced before close, and pipeline resolves only after close
         const ws = createWriteStream(tmp, { flush: true, highWaterMark: 1 << 20 });
         try {
-          if (hash) await pipeline(src, async function* (chunks: AsyncIterable<Buffer>) { for await (const c of chunks) { hash.update(c); yield c; } }, ws);
-          else await pipeline(src, ws);
+          if (hash || max !== Infinity) {
+            let n = 0;
+            await pipeline(src, async function* (chunks: AsyncIterable<Buffer>) {
+              for await (const c of chunks) {
+                n += c.length;
+                if (n > max) throw new StorageError(413, `body longer than the ${max} bytes this URL allows`);
+                hash?.update(c);
+                yield c;
+              }
+            }, ws);
+          } else await pipeline(src, ws);
           if (expectedLength !== undefined && ws.bytesWritten !== expectedLength) {
             throw new StorageError(400, `short body: got ${ws.bytesWritten} of ${expectedLength} bytes`);
           }
           const d = check();
-          // rename only after the fsync: a crash never exposes a partial file under the fid's name
-          await rename(tmp, file);
-          await syncDir(dir);
+          await place(tmp, file, opts);
           return { length: ws.bytesWritten, digest: d };
         } catch (err) {
           ws.destroy();
@@ -158,10 +182,13 @@ async function mkdirBelowDevice(root: string, dir: string): Promise<void> {
   }
 }
 
+/** a refused PUT with a body up to this size is read to its end, so the connection stays usable */
+const DRAINED_REFUSAL = 64 * 1024;
+
 /** bodies up to this size are gathered (bounded by their declared length) and written in one call */
 const SMALL_BODY = 256 * 1024;
 
-async function writeSmall(src: Readable, tmp: string, file: string, expected: number, hash: Hash | null, check: () => string | undefined): Promise<Written> {
+async function writeSmall(src: Readable, tmp: string, file: string, expected: number, hash: Hash | null, check: () => string | undefined, opts: WriteOptions): Promise<Written> {
   const parts: Buffer[] = [];
   let n = 0;
   for await (const chunk of src) {
@@ -182,10 +209,36 @@ async function writeSmall(src: Readable, tmp: string, file: string, expected: nu
     throw err;
   }
   await fh.close();
-  // rename only after the fsync: a crash never exposes a partial file under the fid's name
-  await rename(tmp, file);
-  await syncDir(path.dirname(file));
+  try {
+    await place(tmp, file, opts);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
   return { length: n, digest };
+}
+
+/**
+ * Give a written, fsynced temp file the fid's name, only after the fsync, so a crash never exposes
+ * a partial file under it. The mode says whether reads need a signed URL (set explicitly: the
+ * umask must not decide). Without `replace`, link() refuses an existing file atomically (EEXIST):
+ * a fid's bytes are written once; a crash between link and unlink leaves a temp file the next
+ * start sweeps away.
+ */
+async function place(tmp: string, file: string, opts: WriteOptions): Promise<void> {
+  await chmod(tmp, opts.protect ? PROTECTED_MODE : PUBLIC_MODE);
+  if (opts.replace) {
+    await rename(tmp, file);
+  } else {
+    try {
+      await link(tmp, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") throw new StorageError(409, "conflict: this fid is stored here already; a PUT never replaces it");
+      throw err;
+    }
+    await unlink(tmp);
+  }
+  await syncDir(path.dirname(file));
 }
 
 /** fsync a directory, so a rename into it survives power loss */
@@ -278,7 +331,32 @@ async function testWrite(req: IncomingMessage, res: ServerResponse, fs: FileStor
   return send(res, 405, "method not allowed");
 }
 
-export function createFileServer(fs: FileStore, log: Logger): http.Server {
+/** Limits that keep a slow or hostile client from holding sockets forever (all in ms but the size). */
+export interface ServerLimits {
+  /** the whole request head must arrive within this */
+  headersTimeoutMs: number;
+  /** a socket with no byte moving either way this long is closed (bounds slow bodies, not big ones) */
+  idleTimeoutMs: number;
+  /** a cap on a whole request, body included; 0 = none (uploads of many GiB take long) */
+  requestTimeoutMs: number;
+  /** an idle keep-alive connection is closed after this */
+  keepAliveTimeoutMs: number;
+  /** request head size limit (bytes); larger heads get 431 */
+  maxHeaderBytes: number;
+}
+
+export const DEFAULT_LIMITS: ServerLimits = {
+  headersTimeoutMs: 20_000, idleTimeoutMs: 120_000, requestTimeoutMs: 0, keepAliveTimeoutMs: 65_000, maxHeaderBytes: 16 * 1024,
+};
+
+export interface FileServerOptions {
+  /** the cluster key: PUT and DELETE URLs, and reads of protected files, must be signed with it */
+  key: Buffer;
+  limits?: Partial<ServerLimits>;
+}
+
+export function createFileServer(fs: FileStore, log: Logger, o: FileServerOptions): http.Server {
+  const { key } = o;
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const [rawPath, query = ""] = (req.url ?? "/").split("?", 2);
     let uri: string;
@@ -303,10 +381,29 @@ export function createFileServer(fs: FileStore, log: Logger): http.Server {
       req.resume();
       throw err;
     }
+    const q = query ? new URLSearchParams(query) : null;
+    const grant = grantOf(key, req, target.devid, target.fid, q);
+    // a refused upload's body is read only when small (the client then surely sees the answer);
+    // past that the connection closes after the answer
+    const forbid = (status = 403, text = refusal(req.method ?? "", grant)) => {
+      const cl = Number(req.headers["content-length"] ?? NaN);
+      if (req.method === "PUT" && !req.complete && !(cl <= DRAINED_REFUSAL)) return send(res, status, text, { connection: "close" });
+      req.resume();
+      return send(res, status, text);
+    };
+    // PUT and DELETE need a valid grant; a read needs one only for a protected file (the query of
+    // a public file's URL is ignored, as MogileFS does)
+    const granted = grant?.ok === true;
     switch (req.method) {
       case "PUT": {
+        if (!grant?.ok) return forbid();
         const cl = req.headers["content-length"];
         const expected = cl === undefined ? undefined : Number(cl);
+        if (grant.maxLength !== undefined && expected !== undefined && expected > grant.maxLength) {
+          return forbid(413, `body of ${expected} bytes is longer than the ${grant.maxLength} this URL allows`);
+        }
+        // cheap early refusal; the link() in writeDurably is what guarantees it
+        if (await stat(target.file).then(() => true, () => false)) return forbid(409, "conflict: this fid is stored here already; a PUT never replaces it");
         // the digest is computed only when asked (classes with a hashtype): x-mogile-hashtype: SHA-256
         const asked = req.headers["x-mogile-hashtype"];
         const alg = typeof asked === "string" && asked !== "" && asked !== "NONE" ? asked : undefined;
@@ -314,15 +411,17 @@ export function createFileServer(fs: FileStore, log: Logger): http.Server {
           req.resume();
           return send(res, 400, `unknown hash type ${alg}`);
         }
-        const w = await fs.writeDurably(target.file, req, expected, alg ? { hash: alg } : undefined);
+        const w = await fs.writeDurably(target.file, req, expected, alg ? { hash: alg } : undefined, { maxLength: grant.maxLength, protect: grant.protect });
         return send(res, 201, `stored ${w.length} bytes`, { "x-mogile-length": String(w.length), ...(w.digest ? { "x-mogile-digest": w.digest } : {}) });
       }
       case "GET":
       case "HEAD": {
         const st = await stat(target.file).catch(() => null);
         if (!st || !st.isFile()) return send(res, 404, "not found");
+        const marked = isProtected(st.mode);
+        if (marked && !granted) return forbid();
         const range = parseRange(req.headers.range, st.size);
-        const digest = new URLSearchParams(query).get("digest");
+        const digest = q?.get("digest") ?? null;
         if (digest !== null && req.method === "GET") {
           if (!isHashName(digest)) return send(res, 400, `unknown digest ${digest}`);
           const known = fs.digests.lookup(target.file, digest, st);
@@ -340,6 +439,8 @@ export function createFileServer(fs: FileStore, log: Logger): http.Server {
           "accept-ranges": "bytes",
           "last-modified": st.mtime.toUTCString(),
         };
+        // a pulling storage agent keeps its copy protected too
+        if (marked) headers[PROTECTED_HEADER] = "1";
         if (range) headers["content-range"] = `bytes ${start}-${end}/${st.size}`;
         res.writeHead(range ? 206 : 200, headers);
         if (req.method === "HEAD" || st.size === 0) return res.end();
@@ -358,6 +459,7 @@ export function createFileServer(fs: FileStore, log: Logger): http.Server {
         return;
       }
       case "DELETE": {
+        if (!granted) return forbid();
         try {
           await unlink(target.file);
           return send(res, 204);
@@ -371,16 +473,31 @@ export function createFileServer(fs: FileStore, log: Logger): http.Server {
         return send(res, 405, "method not allowed", { allow: "GET, HEAD, PUT, DELETE" });
     }
   };
-  const server = http.createServer((req, res) => {
+  const limits = { ...DEFAULT_LIMITS, ...o.limits };
+  const tls = tlsServerOptions();
+  const options: http.ServerOptions = {
+    maxHeaderSize: limits.maxHeaderBytes,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    // how often node looks for requests past those timeouts (its default, 30 s, would let a
+    // short headers timeout run far over)
+    connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(limits.headersTimeoutMs / 4))),
+  };
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     handle(req, res).catch((err) => {
+      // logged without its query: a signature in a log could be replayed until it expires
+      const url = req.url?.split("?")[0];
       const status = err instanceof StorageError ? err.status : (err as NodeJS.ErrnoException).code === "ERR_STREAM_PREMATURE_CLOSE" ? 400 : 500;
       // 503 (an unmounted device) is reported once by the agent, not per request
-      if (status >= 500 && status !== 503) log.error("storage request failed", { method: req.method, url: req.url, err });
-      else log.warn("storage request refused", { method: req.method, url: req.url, status, err });
+      if (status >= 500 && status !== 503) log.error("storage request failed", { method: req.method, url, err });
+      else log.warn("storage request refused", { method: req.method, url, status, err });
       send(res, status, String(err instanceof Error ? err.message : err));
     });
-  });
-  server.keepAliveTimeout = 65_000;
-  server.requestTimeout = 0; // large uploads may take long; idle sockets are bounded by headersTimeout
+  };
+  // TLS when the operator supplied a certificate (MOGILE_TLS_CERT, MOGILE_TLS_KEY)
+  const server: http.Server = tls ? https.createServer({ ...options, ...tls }, onRequest) : http.createServer(options, onRequest);
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  // socket inactivity, not a total: a big upload or download streams as long as bytes move
+  server.timeout = limits.idleTimeoutMs;
   return server;
 }

@@ -5,14 +5,17 @@ import path from "node:path";
 import type { Server } from "node:http";
 import { z } from "zod";
 import type { Subscription } from "@nats-io/nats-core";
-import { actorConfig } from "../runtime/config.ts";
+import { actorConfig, httpScheme } from "../runtime/config.ts";
 import { stoppedSignal, sleep, type ActorSpec, type ActorContext } from "../runtime/actor.ts";
 import { subjects } from "../../protocol/subjects.ts";
 import { StorageFetch, type Heartbeat } from "../../protocol/schemas.ts";
 import { fidPath } from "../../protocol/paths.ts";
 import { httpRequest, drain } from "../../protocol/http.ts";
 import { MogileClient } from "../../protocol/client.ts";
-import { createFileServer, fileStore, sweepTempFiles, isHashName, type FileStore, type Written } from "./files.ts";
+import { createFileServer, fileStore, sweepTempFiles, isHashName, DEFAULT_LIMITS, type FileStore, type Written } from "./files.ts";
+import { PROTECTED_HEADER } from "./access.ts";
+import { clusterKey } from "../runtime/secrets.ts";
+import { clusterSignedUrl } from "../runtime/urlsign.ts";
 import { MountTable, deviceDir } from "./mount.ts";
 import { RegisteredSources } from "./sources.ts";
 
@@ -27,10 +30,25 @@ const Config = z.object({
   MOGILE_STORAGE_ROOT: z.string().default("./var/storage/host1"),
   /** comma-separated device ids served by this node */
   MOGILE_STORAGE_DEVICES: z.string().default("1,2").transform((s) => s.split(",").map((x) => Number(x.trim())).filter((n) => n > 0)),
+  /**
+   * the host id the launcher registered this host under; 0: register by name at start (a NATS user
+   * that may call register_storage)
+   */
+  MOGILE_STORAGE_HOSTID: z.coerce.number().int().min(0).default(0),
   /** how often each device's heartbeat is published (ms) */
   MOGILE_HEARTBEAT_MS: z.coerce.number().int().positive().default(1000),
   /** how long a device's mount check (its .mogile-device marker) is trusted before it is read again (ms) */
   MOGILE_MOUNT_CHECK_MS: z.coerce.number().int().positive().default(1000),
+  /** HTTP: the whole request head must arrive within this (ms) */
+  MOGILE_STORAGE_HEADERS_TIMEOUT_MS: z.coerce.number().int().positive().default(DEFAULT_LIMITS.headersTimeoutMs),
+  /** HTTP: a connection with no byte moving either way for this long is closed (ms); bounds slow bodies, not big ones */
+  MOGILE_STORAGE_IDLE_TIMEOUT_MS: z.coerce.number().int().positive().default(DEFAULT_LIMITS.idleTimeoutMs),
+  /** HTTP: a cap on one whole request, body included (ms); 0 = none, as uploads of many GiB take long */
+  MOGILE_STORAGE_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(0).default(DEFAULT_LIMITS.requestTimeoutMs),
+  /** HTTP: an idle keep-alive connection is closed after this (ms) */
+  MOGILE_STORAGE_KEEPALIVE_TIMEOUT_MS: z.coerce.number().int().positive().default(DEFAULT_LIMITS.keepAliveTimeoutMs),
+  /** HTTP: the largest request head accepted (bytes); larger ones get 431 */
+  MOGILE_STORAGE_MAX_HEADER_BYTES: z.coerce.number().int().min(1024).max(1 << 20).default(DEFAULT_LIMITS.maxHeaderBytes),
 });
 
 export async function start(ctx: ActorContext) {
@@ -46,12 +64,21 @@ export async function start(ctx: ActorContext) {
   const fs = fileStore(root, cfg.MOGILE_STORAGE_DEVICES, mounts);
   for (const devid of cfg.MOGILE_STORAGE_DEVICES) await mounts.check(devid);
   await sweepTempFiles(root, log);
-  const server = createFileServer(fs, log);
+  const server = createFileServer(fs, log, {
+    key: clusterKey(),
+    limits: {
+      headersTimeoutMs: cfg.MOGILE_STORAGE_HEADERS_TIMEOUT_MS,
+      idleTimeoutMs: cfg.MOGILE_STORAGE_IDLE_TIMEOUT_MS,
+      requestTimeoutMs: cfg.MOGILE_STORAGE_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: cfg.MOGILE_STORAGE_KEEPALIVE_TIMEOUT_MS,
+      maxHeaderBytes: cfg.MOGILE_STORAGE_MAX_HEADER_BYTES,
+    },
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(cfg.MOGILE_STORAGE_PORT, cfg.MOGILE_STORAGE_IP, () => resolve());
   });
-  const baseUrl = `http://${cfg.MOGILE_STORAGE_IP}:${cfg.MOGILE_STORAGE_PORT}`;
+  const baseUrl = `${httpScheme()}://${cfg.MOGILE_STORAGE_IP}:${cfg.MOGILE_STORAGE_PORT}`;
   log.info("serving files", { url: baseUrl, root, devices: cfg.MOGILE_STORAGE_DEVICES.join(",") });
 
   const abort = new AbortController();
@@ -62,8 +89,9 @@ export async function start(ctx: ActorContext) {
   // registration waits for a query actor; heartbeats and replica pulls need the host id it returns
   const background = (async () => {
     const client = await MogileClient.connect({ nc: ctx.nc, timeoutMs: 5_000 });
-    let hostid = 0;
-    for (let attempt = 1; !abort.signal.aborted; attempt++) {
+    // a host the launcher registered already (its NATS user may not register hosts)
+    let hostid = cfg.MOGILE_STORAGE_HOSTID;
+    for (let attempt = 1; !hostid && !abort.signal.aborted; attempt++) {
       try {
         const r = await client.rpc("register_storage", { host: cfg.MOGILE_STORAGE_HOST, ip: cfg.MOGILE_STORAGE_IP, port: cfg.MOGILE_STORAGE_PORT, devids: cfg.MOGILE_STORAGE_DEVICES });
         hostid = r.hostid;
@@ -143,15 +171,17 @@ async function publishHeartbeats(ctx: ActorContext, fs: FileStore, mounts: Mount
 /**
  * Replication, destination side: GET the fid from a peer and store it durably on our device.
  * With `hashtype` the digest is computed while streaming (and returned); with `checksum` too, a
- * copy whose digest differs is refused before it is renamed into place.
+ * copy whose digest differs is refused before it is renamed into place. The GET is signed with
+ * the cluster key (the source may be protected); the copy is protected when the request says so
+ * (the file's domain needs signed reads) or the source copy is.
  */
 async function pullReplica(fs: FileStore, sources: RegisteredSources, data: Uint8Array): Promise<Written> {
   const job = StorageFetch.parse(JSON.parse(new TextDecoder().decode(data)));
   const target = fs.resolve(fidPath(job.devid, job.fid));
   if (!target) throw new Error(`device ${job.devid} is not on this node`);
   await fs.assertMounted(job.devid);
-  await sources.check(job.from, job.fid);
-  const res = await httpRequest(job.from, { method: "GET", timeoutMs: 60_000 });
+  const src = await sources.check(job.from, job.fid);
+  const res = await httpRequest(clusterSignedUrl(job.from, "GET", src.devid, src.fid), { method: "GET", timeoutMs: 60_000 });
   if (res.statusCode !== 200) {
     await drain(res);
     throw new Error(`source ${job.from} answered ${res.statusCode}`);
@@ -167,7 +197,10 @@ async function pullReplica(fs: FileStore, sources: RegisteredSources, data: Uint
     throw new Error(`unknown hash type ${alg}`);
   }
   const expect = alg && job.checksum?.startsWith(`${alg}:`) ? job.checksum : undefined;
-  return fs.writeDurably(target.file, res, job.length, alg ? { hash: alg, expect } : undefined);
+  const protect = job.protected === true || res.headers[PROTECTED_HEADER] === "1";
+  // a copy may replace one already there: it is the cluster's own, checked copy (an earlier pull
+  // may have stored it without being recorded)
+  return fs.writeDurably(target.file, res, job.length, alg ? { hash: alg, expect } : undefined, { protect, replace: true });
 }
 
 function closeServer(server: Server): Promise<void> {
@@ -178,4 +211,4 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
-export const spec: ActorSpec = { role: "storage", mongo: false, start };
+export const spec: ActorSpec = { role: "storage", mongo: false, jetstream: false, start };

@@ -19,8 +19,11 @@ export class RegisteredSources {
     this.loadedAt = Date.now();
   }
 
-  /** Throws unless `from` is `http://<registered storage node>/dev<N>/…/<fid>.fid` for this fid. */
-  async check(from: string, fid: number): Promise<void> {
+  /**
+   * Throws unless `from` is `http://<registered storage node>/dev<N>/…/<fid>.fid` for this fid;
+   * returns its device and fid (the puller signs its GET for them).
+   */
+  async check(from: string, fid: number): Promise<{ devid: number; fid: number }> {
     let u: URL;
     try { u = new URL(from); } catch { throw new Error(`source ${from} is not a URL`); }
     if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error(`source ${from}: only http(s) storage nodes`);
@@ -32,5 +35,6 @@ export class RegisteredSources {
     // a node that registered moments ago: look again (at most once a second)
     if (age > this.ttlMs || (!this.addrs.has(addr) && age > this.minRefreshMs)) await this.refresh();
     if (!this.addrs.has(addr)) throw new Error(`source ${from} is not a registered storage node`);
+    return p;
   }
 }

@@ -1,8 +1,15 @@
 // `mogile domain list|add|delete` and `mogile class list|add|modify|delete` (mogadm domain/class …).
-import { Command } from "commander";
+import { Command, InvalidArgumentError } from "commander";
 import { HASH_TYPES, replPolicy, type HashType } from "../../protocol/schemas.ts";
 import { MogileError } from "../../protocol/index.ts";
 import { int, oneOf, printJson, printTable, withClient } from "./context.ts";
+
+/** `on`/`off` (also true/false, yes/no, 1/0) */
+const onOff = (v: string): boolean => {
+  if (/^(on|true|yes|1)$/i.test(v)) return true;
+  if (/^(off|false|no|0)$/i.test(v)) return false;
+  throw new InvalidArgumentError("expected on or off");
+};
 
 interface ClassOptions { mindevcount?: number; replpolicy?: string; hashtype?: HashType }
 
@@ -13,9 +20,24 @@ export function domainCommand(): Command {
     .action(withClient(async ({ client, json }) => {
       const reply = await client.rpc("get_domains", {});
       if (json) return printJson(reply);
+      const access = (d: { signed_get: boolean; anonymous_read: boolean }) =>
+        [d.signed_get && "signed_get", d.anonymous_read && "anonymous_read"].filter(Boolean).join(",");
       const rows = reply.domains.flatMap((d) => (d.classes.length ? d.classes : [null]).map((c) =>
-        [d.domain, c?.class, c?.mindevcount, c?.replpolicy, c?.hashtype]));
-      printTable(["domain", "class", "mindevcount", "replpolicy", "hashtype"], rows);
+        [d.domain, c?.class, c?.mindevcount, c?.replpolicy, c?.hashtype, access(d)]));
+      printTable(["domain", "class", "mindevcount", "replpolicy", "hashtype", "access"], rows);
+    }));
+
+  domain.command("modify").description("change a domain's access options; options left out keep their value")
+    .argument("<domain>")
+    .option("--signed-get <on|off>", "reads need signed URLs (files stored from now on)", onOff)
+    .option("--anonymous-read <on|off>", "the HTTP gateway serves reads without an API key", onOff)
+    .action(withClient<{ signedGet?: boolean; anonymousRead?: boolean }>(async ({ client, json }, o, name) => {
+      const reply = await client.updateDomain(name, {
+        ...(o.signedGet !== undefined && { signed_get: o.signedGet }),
+        ...(o.anonymousRead !== undefined && { anonymous_read: o.anonymousRead }),
+      });
+      if (json) return printJson(reply);
+      console.log(`domain ${reply.domain}: signed_get ${reply.signed_get ? "on" : "off"}, anonymous_read ${reply.anonymous_read ? "on" : "off"}`);
     }));
 
   domain.command("add").description("create a domain")

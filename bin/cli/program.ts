@@ -7,12 +7,16 @@ import { deviceCommand } from "./devices.ts";
 import { classCommand, domainCommand } from "./domains.ts";
 import { fileCommands } from "./files.ts";
 import { statusCommands } from "./status.ts";
+import { keyCommand } from "./keys.ts";
 
 const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
 const EPILOG = `
 Connection:
   --nats or MOGILE_NATS_URL (default ${DEFAULT_NATS}); MOGILE_DOMAIN sets --domain.
+  Credentials: --nkey or MOGILE_NATS_NKEY (a NATS user's seed file); else the local cluster's
+  <data dir>/secrets/nats/<user>.nk, data dir from --data-dir or MOGILE_DATA_DIR (default ./var),
+  user from --user or MOGILE_NATS_USER (default admin).
 
 Exit codes:
   ${EXIT.ok}  success
@@ -41,10 +45,13 @@ export function buildProgram(): Command {
     .description("Admin and file tools for a mogile cluster (MogileFS on NATS): mogadm, mogupload, mogfetch, … in one command.")
     .version(version)
     .addOption(new Option("--nats <url>", "NATS server URL(s), comma-separated").env("MOGILE_NATS_URL").default(DEFAULT_NATS))
+    .addOption(new Option("--nkey <file>", "the NATS user's nkey seed file").env("MOGILE_NATS_NKEY"))
+    .addOption(new Option("--user <name>", "the NATS user to look up in the data dir").env("MOGILE_NATS_USER").default("admin"))
+    .addOption(new Option("--data-dir <dir>", "a local cluster's data dir (its secrets/ holds the credentials)").env("MOGILE_DATA_DIR"))
     .option("--json", "print the JSON reply instead of tables (for scripts)")
     .option("--timeout <ms>", "how long to wait for each tracker reply", int(1), 10_000)
     .addHelpText("after", EPILOG);
-  for (const c of [hostCommand(), deviceCommand(), domainCommand(), classCommand(), ...statusCommands(), ...fileCommands()]) program.addCommand(c);
+  for (const c of [hostCommand(), deviceCommand(), domainCommand(), classCommand(), ...statusCommands(), ...fileCommands(), keyCommand()]) program.addCommand(c);
   configure(program);
   return program;
 }

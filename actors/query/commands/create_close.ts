@@ -10,6 +10,7 @@ import { releaseFid } from "./util.ts";
 import { httpRequest, readText } from "../../../protocol/http.ts";
 import { parsePolicy, policyMin } from "../../runtime/domain/policy.ts";
 import { waitForCopies } from "./durable_wait.ts";
+import { clusterSignedUrl, verifyQuery } from "../../runtime/urlsign.ts";
 
 /** `ALG:hex` compared case-insensitively in the hex, exactly in the algorithm name */
 const normalizeChecksum = (c: string) => {
@@ -17,24 +18,29 @@ const normalizeChecksum = (c: string) => {
   return i < 0 ? c : `${c.slice(0, i)}:${c.slice(i + 1).toLowerCase()}`;
 };
 
-/** The digest of a stored copy, computed by its storage agent (`ALG:hex`). */
+/** The digest of a stored copy, computed by its storage agent (`ALG:hex`); `url` is signed. */
 async function digestOf(url: string, alg: string): Promise<string> {
-  const res = await httpRequest(`${url}?digest=${encodeURIComponent(alg)}`, { method: "GET", timeoutMs: 120_000 });
+  const res = await httpRequest(`${url}&digest=${encodeURIComponent(alg)}`, { method: "GET", timeoutMs: 120_000 });
   const text = (await readText(res)).trim();
   if (res.statusCode !== 200) throw new Error(`${res.statusCode} ${text}`);
   return text;
 }
 
 export async function createClose(ctx: QueryContext, a: Parsed<"create_close">): Promise<Reply<"create_close">> {
-  let pathname: string;
-  try { pathname = new URL(a.path).pathname; } catch { throw new MogileError("bogus_args", `path ${a.path} is not a URL`); }
-  if (pathname !== fidPath(a.devid, a.fid)) throw new MogileError("bogus_args", `path ${a.path} is not fid ${a.fid} on device ${a.devid}`);
+  let u: URL;
+  try { u = new URL(a.path); } catch { throw new MogileError("bogus_args", `path ${a.path} is not a URL`); }
+  if (u.pathname !== fidPath(a.devid, a.fid)) throw new MogileError("bogus_args", `path ${a.path} is not fid ${a.fid} on device ${a.devid}`);
 
   // a close naming another domain is refused before anything is taken: it must not discard
   // someone else's open upload
   const open = await ctx.uploads.peek(a.fid);
   if (!open) throw new MogileError("no_temp_file", `fid ${a.fid} is not an open upload (closed already, or expired)`);
   if (open.upload.domain !== a.domain) throw new MogileError("bogus_args", `fid ${a.fid} was not opened in domain ${a.domain}`);
+  // a path create_open handed out for this device carries its PUT signature (the expiry aside):
+  // a mangled one is refused before the upload is taken. A foreign device is refused below.
+  if (open.upload.devids.includes(a.devid) && u.searchParams.has("s") && !verifyQuery(ctx.urls.key, "PUT", a.devid, a.fid, u.searchParams, 0).ok) {
+    throw new MogileError("bogus_args", `path ${u.origin}${u.pathname} does not carry the signature create_open gave it`);
+  }
   // taking the upload record is the atomic step: a second close (or the reaper) finds nothing
   const upload = await ctx.uploads.takePeeked(open);
   if (!upload) throw new MogileError("no_temp_file", `fid ${a.fid} is not an open upload (closed already, or expired)`);
@@ -51,11 +57,13 @@ export async function createClose(ctx: QueryContext, a: Parsed<"create_close">):
     await ctx.enqueueDelete({ fid: a.fid, devids: upload.devids, reason: "discard" });
     return { fid: a.fid, key: "", length: 0 };
   }
-  const url = ctx.devices.url(a.devid, a.fid) ?? a.path;
+  const url = ctx.devices.url(a.devid, a.fid) ?? a.path.split("?")[0];
+  // the copy may be protected (a signed_get domain): the checks read it through a signed URL
+  const readUrl = clusterSignedUrl(url, "GET", a.devid, a.fid);
   // the HEAD check and the class lookup do not depend on each other
   const checksum = a.checksum ?? upload.checksum;
   const [head, cls] = await Promise.all([
-    headLength(url).then((n) => ({ n, err: null as Error | null }), (err: Error) => ({ n: null, err })),
+    headLength(readUrl).then((n) => ({ n, err: null as Error | null }), (err: Error) => ({ n: null, err })),
     ctx.names.getClass(a.domain, upload.class),
   ]);
   if (head.err) {
@@ -73,14 +81,14 @@ export async function createClose(ctx: QueryContext, a: Parsed<"create_close">):
   let stored: string | null = null;
   if (hashtype) {
     // unavailable: link without one; the replicator stores the first copy's digest (fsck would too)
-    stored = await digestOf(url, hashtype).catch((err: Error) => {
+    stored = await digestOf(readUrl, hashtype).catch((err: Error) => {
       ctx.log.warn("digest unavailable at create_close", { fid: a.fid, url, err: err.message });
       return null;
     });
   }
   if (checksum) {
     const alg = checksum.slice(0, checksum.indexOf(":"));
-    const actual = alg === hashtype && stored ? stored : await digestOf(url, alg).catch((err: Error) => `unavailable (${err.message})`);
+    const actual = alg === hashtype && stored ? stored : await digestOf(readUrl, alg).catch((err: Error) => `unavailable (${err.message})`);
     if (normalizeChecksum(actual) !== normalizeChecksum(checksum)) {
       return discard(new MogileError("checksum_mismatch", `Expected: ${checksum}; actual: ${actual}; path: ${url}`));
     }

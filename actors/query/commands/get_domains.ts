@@ -1,7 +1,8 @@
-// get_domains: every domain with its classes (the implicit default class included).
+// get_domains: every domain with its classes (the implicit default class included) and access options.
 import type { QueryContext } from "../context.ts";
 import type { ClassInfo, Parsed, Reply } from "../../../protocol/schemas.ts";
 import { DEFAULT_CLASS, defaultClassRow } from "../../runtime/domain/classes.ts";
+import { domainOptions } from "../../runtime/domain/domains.ts";
 
 export async function getDomains(ctx: QueryContext, _a: Parsed<"get_domains">): Promise<Reply<"get_domains">> {
   const [domains, classes] = await Promise.all([ctx.store.domains.find().sort({ _id: 1 }).toArray(), ctx.store.classes.find().toArray()]);
@@ -16,7 +17,7 @@ export async function getDomains(ctx: QueryContext, _a: Parsed<"get_domains">): 
         const { class: name, mindevcount, replpolicy, hashtype } = defaultClassRow(d._id);
         list.unshift({ class: name, mindevcount, replpolicy, hashtype });
       }
-      return { domain: d._id, classes: list };
+      return { domain: d._id, classes: list, ...domainOptions(d) };
     }),
   };
 }

@@ -1,10 +1,13 @@
 // get_paths: URLs of a key's readable copies, best first (cached; first path HEAD-checked unless noverify).
+// A signed_get domain's URLs are signed here, at reply time: the cache holds locations, never URLs.
 import type { QueryContext } from "../context.ts";
 import type { Parsed, Reply } from "../../../protocol/schemas.ts";
 import { MogileError } from "../../../protocol/errors.ts";
 import { headLength } from "../../../protocol/http.ts";
 import { fileId } from "../../runtime/mongo.ts";
 import type { CachedFile } from "../cache.ts";
+import { signsReadUrls } from "../../runtime/domain/domains.ts";
+import { signUrl } from "../../runtime/urlsign.ts";
 
 export async function lookupFile(ctx: QueryContext, domain: string, key: string): Promise<CachedFile> {
   const id = fileId(domain, key);
@@ -22,13 +25,16 @@ export async function lookupFile(ctx: QueryContext, domain: string, key: string)
 }
 
 export async function getPaths(ctx: QueryContext, a: Parsed<"get_paths">): Promise<Reply<"get_paths">> {
-  const file = await lookupFile(ctx, a.domain, a.key);
+  const [file, domain] = await Promise.all([lookupFile(ctx, a.domain, a.key), ctx.names.domain(a.domain)]);
+  const expires = signsReadUrls(domain) ? Math.floor(Date.now() / 1000) + ctx.urls.getTtlSec : 0;
   const want = Math.max(a.pathcount, 2);
   const paths: string[] = [];
   for (const devid of ctx.devices.orderForRead(file.devids)) {
     if (paths.length >= want) break;
-    const url = ctx.devices.readUrl(devid, file.fid, a.zone);
-    if (!url) continue;
+    const plain = ctx.devices.readUrl(devid, file.fid, a.zone);
+    if (!plain) continue;
+    // a URL signed for GET serves HEAD too, so the check below works for protected copies
+    const url = expires ? signUrl(ctx.urls.key, plain, { method: "GET", devid, fid: file.fid, expires }) : plain;
     if (!a.noverify && paths.length === 0) {
       const len = await headLength(url, 2_000).catch(() => null);
       if (len !== file.length) continue;

@@ -4,6 +4,7 @@ import type { Command, Parsed, Reply } from "../../../protocol/schemas.ts";
 import { createDomain } from "./create_domain.ts";
 import { deleteDomain } from "./delete_domain.ts";
 import { getDomains } from "./get_domains.ts";
+import { updateDomain } from "./update_domain.ts";
 import { createClass } from "./create_class.ts";
 import { updateClass } from "./update_class.ts";
 import { deleteClass } from "./delete_class.ts";
@@ -44,6 +45,10 @@ import { rebalanceStart } from "./rebalance_start.ts";
 import { rebalanceStop } from "./rebalance_stop.ts";
 import { rebalanceStatus } from "./rebalance_status.ts";
 import { rebalanceReset } from "./rebalance_reset.ts";
+import { keyAdd } from "./key_add.ts";
+import { keyList } from "./key_list.ts";
+import { keyRevoke } from "./key_revoke.ts";
+import { keyLookup } from "./key_lookup.ts";
 
 type Handlers = { [C in Command]: (ctx: QueryContext, a: Parsed<C>) => Promise<Reply<C>> };
 
@@ -51,6 +56,7 @@ export const handlers: Handlers = {
   create_domain: createDomain,
   delete_domain: deleteDomain,
   get_domains: getDomains,
+  update_domain: updateDomain,
   create_class: createClass,
   update_class: updateClass,
   delete_class: deleteClass,
@@ -92,4 +98,8 @@ export const handlers: Handlers = {
   rebalance_stop: rebalanceStop,
   rebalance_status: rebalanceStatus,
   rebalance_reset: rebalanceReset,
+  key_add: keyAdd,
+  key_list: keyList,
+  key_revoke: keyRevoke,
+  key_lookup: keyLookup,
 };
