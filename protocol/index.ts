@@ -6,7 +6,7 @@ export { MogileError, errorTexts, httpStatus } from "./errors.ts";
 export type { ErrorCode } from "./errors.ts";
 export { DEVICE_STATES, HOST_STATES, HASH_TYPES, UNSUPPORTED_COMMANDS } from "./schemas.ts";
 export type {
-  Command, Request, Reply, Replies, DeviceInfo, HostInfo, ClassInfo, FileRow, Dest,
+  Command, Request, Reply, Replies, DeviceInfo, HostInfo, ClassInfo, DomainInfo, DomainOptions, FileRow, Dest,
   DeviceStateName, HostStateName, ObservedState, HashType, KeyInfo, KeyScope, KeyAccess,
 } from "./schemas.ts";
 export { fidPath } from "./paths.ts";

@@ -41,6 +41,8 @@ t("storage - kill -9 mid-upload: writers fail over and every linked file is whol
   if (extra.size) log(`${extra.size} keys linked without an acknowledgement; checking them too`);
 
   await tc.cluster.startStorage(victim.host, victim.devids);
+  // get_paths lists only devices seen alive: wait for the restarted agent's heartbeats
+  await until(async () => (await tc.client.getDevices()).filter((d) => victim.devids.includes(d.devid)).every((d) => d.observed_state === "writeable"), 60_000, "restarted devices seen writeable");
   const all = new Map([...result.acked, ...extra]);
   await waitForPolicy(store, "fs", all.keys(), 2, 180_000);
   assert.equal(await duplicateFids(store, "fs"), [], "no two keys share a fid");

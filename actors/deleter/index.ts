@@ -5,6 +5,7 @@ import { z } from "zod";
 import { streams, consumers } from "../../protocol/subjects.ts";
 import { DeleteJob } from "../../protocol/schemas.ts";
 import { deleteUrl } from "../../protocol/http.ts";
+import { clusterKey } from "../runtime/secrets.ts";
 import { actorConfig } from "../runtime/config.ts";
 import type { ActorContext, ActorSpec } from "../runtime/actor.ts";
 import type { DeviceView } from "../runtime/devices.ts";
@@ -124,6 +125,7 @@ async function unfence(store: Store, fid: number, devid: number, token: string):
 
 export async function start(ctx: ActorContext) {
   const cfg = actorConfig(Config);
+  clusterKey(); // DELETE URLs are signed with it: a missing key fails the start, not every job
   return startJobActor(ctx, {
     stream: streams.delete, consumer: consumers.deleter, kind: "delete",
     concurrency: cfg.MOGILE_DELETER_CONCURRENCY,

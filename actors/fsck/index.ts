@@ -12,6 +12,7 @@ import { nextId, type FileDoc } from "../runtime/mongo.ts";
 import { checkFile, type CheckDeps, type FsckEvent } from "./check.ts";
 import { ClassCache, DEFAULT_HASHTYPE } from "../runtime/domain/classes.ts";
 import { DomainCache } from "../runtime/domain/domains.ts";
+import { clusterKey } from "../runtime/secrets.ts";
 import { moveCopy, type MoveDeps } from "./move.ts";
 import { parsePolicy } from "../runtime/domain/rebalance_policy.ts";
 import { deviceInfo, filesOn, plan } from "../runtime/domain/rebalance.ts";
@@ -52,6 +53,7 @@ async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Prom
 
 export async function start(ctx: ActorContext) {
   const cfg = actorConfig(Config);
+  clusterKey(); // copies are checked through signed URLs: a missing key fails the start, not every check
   const store = ctx.store!;
   const log = ctx.log;
   const t: Tasks = tasks(store);

@@ -12,6 +12,7 @@ import { startJobActor, retryScheduleEnv, ack, retry, fatal, type Outcome } from
 import { decide, placement } from "../runtime/domain/policy.ts";
 import { ClassCache, DEFAULT_HASHTYPE, ruleOf } from "../runtime/domain/classes.ts";
 import { DomainCache } from "../runtime/domain/domains.ts";
+import { clusterKey } from "../runtime/secrets.ts";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "../runtime/log.ts";
@@ -239,6 +240,7 @@ async function copy(d: Deps, file: FileDoc, sources: number[], dest: number, has
 
 export async function start(ctx: ActorContext) {
   const cfg = actorConfig(Config);
+  clusterKey(); // copies are checked through signed URLs: a missing key fails the start, not every job
   const js = jetstream(ctx.nc);
   const classes = new ClassCache(ctx.store!);
   const domains = new DomainCache(ctx.store!);
