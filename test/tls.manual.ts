@@ -1,3 +1,4 @@
+// NOT in npm test yet: the process does not exit after this suite (an open handle, not found yet). Run: npx uvu -r tsx test tls.manual
 // TLS: with a certificate from a throwaway CA this test makes itself, nats-server, the gateway and
 // the storage agents serve TLS only; clients that trust the CA work, others are refused.
 import { suite } from "uvu";
@@ -58,10 +59,10 @@ t("files go in and out over TLS, and every URL the cluster hands out is https", 
 
 t("NATS refuses a client that does not use TLS or does not trust the CA", async ({ tc, ca }) => {
   const creds = findCredentials({ nkeyFile: tc.cluster.credsFile("admin") }, "admin");
-  const plain = await connect({ servers: tc.cluster.natsUrl, timeout: 3_000, ...natsAuthOptions(creds, {}) }).then(
+  const plain = await connect({ servers: tc.cluster.natsUrl, timeout: 3_000, reconnect: false, ...natsAuthOptions(creds, {}) }).then(
     (nc) => { void nc.close(); return null; }, (e: Error) => e);
   assert.ok(plain, "a client without TLS must not connect");
-  const untrusting = await connect({ servers: tc.cluster.natsUrl, timeout: 3_000, ...natsAuthOptions(creds, {}), tls: {} }).then(
+  const untrusting = await connect({ servers: tc.cluster.natsUrl, timeout: 3_000, reconnect: false, ...natsAuthOptions(creds, {}), tls: {} }).then(
     (nc) => { void nc.close(); return null; }, (e: Error) => e);
   assert.ok(untrusting, "a client that does not trust the CA must not connect");
   const ok = await MogileClient.connect({ servers: tc.cluster.natsUrl, nkeyFile: tc.cluster.credsFile("admin"), caFile: ca });
@@ -72,7 +73,7 @@ t("NATS refuses a client that does not use TLS or does not trust the CA", async 
 t("the gateway and storage serve only TLS, with the cluster's certificate", async ({ tc, ca }) => {
   const status = (url: string, opts: https.RequestOptions = {}) => new Promise<number | string>((resolve) => {
     const mod = url.startsWith("https:") ? https : http;
-    const req = mod.request(url, { method: "GET", timeout: 5_000, ...opts }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+    const req = mod.request(url, { method: "GET", timeout: 5_000, agent: false, ...opts }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
     req.on("error", (e) => resolve(e.message));
     req.on("timeout", () => req.destroy(new Error("timeout")));
     req.end();
