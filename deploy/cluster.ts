@@ -67,7 +67,7 @@ export class Cluster {
   readonly services: Service[] = [];
   private counter = 0;
   /** the launcher's own tracker client (admin user): registers storage hosts before they start */
-  private adminClient: MogileClient | null = null;
+  private adminClient: Promise<MogileClient> | null = null;
 
   constructor(readonly opts: ClusterOptions) {}
 
@@ -201,12 +201,13 @@ export class Cluster {
    * only its own requests. A new user is added to every NATS server's accounts by a config reload.
    */
   private async registerHost(host: string, port: number, devids: number[]): Promise<number> {
-    this.adminClient ??= await this.connectClient("admin", "mogile-launcher");
+    // one connection shared by hosts registering at once (the promise, so none opens a second)
+    const admin = await (this.adminClient ??= this.connectClient("admin", "mogile-launcher"));
     const deadline = Date.now() + 60_000;
     let hostid = 0;
     for (let attempt = 1; !hostid; attempt++) {
       try {
-        hostid = (await this.adminClient.rpc("register_storage", { host, ip: "127.0.0.1", port, devids }, 5_000)).hostid;
+        hostid = (await admin.rpc("register_storage", { host, ip: "127.0.0.1", port, devids }, 5_000)).hostid;
       } catch (err) {
         // no query actor answers yet
         if (Date.now() > deadline) throw new Error(`could not register storage ${host}: ${(err as Error).message}`);
@@ -308,7 +309,7 @@ export class Cluster {
 
   /** Stop actors first (gateway and query last to finish in-flight requests), then infrastructure. */
   async stop(): Promise<void> {
-    await this.adminClient?.close().catch(() => {});
+    await this.adminClient?.then((c) => c.close()).catch(() => {});
     this.adminClient = null;
     await Promise.all(this.actors.map((a) => stopProcess(a.proc)));
     await Promise.all(this.storage.map((s) => stopProcess(s.proc)));

@@ -1,4 +1,3 @@
-// NOT in npm test yet: the process does not exit after this suite (an open handle, not found yet). Run: npx uvu -r tsx test tls.manual
 // TLS: with a certificate from a throwaway CA this test makes itself, nats-server, the gateway and
 // the storage agents serve TLS only; clients that trust the CA work, others are refused.
 import { suite } from "uvu";
