@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { fidPath, parseFidPath } from "../protocol/paths.ts";
-import { parseRange } from "../actors/storage/files.ts";
+import { parseRange } from "../actors/storage/server.ts";
 
 test("paths - lay out fids like MogileFS", () => {
   assert.is(fidPath(7, 123), "/dev7/0/000/000/0000000123.fid");
