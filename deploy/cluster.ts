@@ -66,10 +66,14 @@ export class Cluster {
   /** infrastructure servers, stopped last (tests restart the metadata server through these) */
   readonly services: Service[] = [];
   private counter = 0;
+  /** generated at the first start, its path given to every actor */
+  private readonly clusterKeyFile: string;
   /** the launcher's own tracker client (admin user): registers storage hosts before they start */
   private adminClient: Promise<MogileClient> | null = null;
 
-  constructor(readonly opts: ClusterOptions) {}
+  constructor(readonly opts: ClusterOptions) {
+    this.clusterKeyFile = ensureClusterKey(opts.dataDir);
+  }
 
   /** The seed file of one of this cluster's NATS users (operator, admin, app, ops, a role, storage-<hostid>). */
   credsFile(user: string): string { return userSeedFile(this.opts.dataDir, user); }
@@ -90,7 +94,7 @@ export class Cluster {
       MOGILE_NATS_URL: this.natsUrl,
       MOGILE_MONGO_URL: this.mongoUrl,
       MOGILE_DB: this.db,
-      MOGILE_CLUSTER_KEY_FILE: ensureClusterKey(this.opts.dataDir),
+      MOGILE_CLUSTER_KEY_FILE: this.clusterKeyFile,
       ...(this.natsNodes.length > 1 ? { MOGILE_JS_REPLICAS: String(this.natsNodes.length) } : {}),
       ...this.opts.env,
     };

@@ -22,9 +22,6 @@ t.before(async (ctx) => {
   ctx.fid = (await ctx.tc.client.put("sec", "kept", "precious bytes")).fid;
 });
 t.after(async (ctx) => { await ctx.tc?.stop(); });
-let began = 0;
-t.before.each(() => { began = Date.now(); });
-t.after.each(() => { if (process.env.MOGILE_TEST_TIMING) process.stderr.write(` [${Date.now() - began} ms] `); });
 
 /** A raw connection as one of the cluster's users (or with explicit options). */
 async function as(tc: TestCluster, user: string): Promise<NatsConnection> {

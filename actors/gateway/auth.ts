@@ -115,7 +115,7 @@ export class Authenticator {
     const epoch = this.domainEpoch;
     const p = this.client.rpc("get_domains", {}, 5_000).then(({ domains }) => {
       // anonymous_read comes with the domain settings; a tracker without them reports none (= off)
-      const anonymous = new Set(domains.filter((d) => (d as { anonymous_read?: unknown }).anonymous_read === true).map((d) => d.domain));
+      const anonymous = new Set(domains.filter((d) => d.anonymous_read === true).map((d) => d.domain));
       if (epoch === this.domainEpoch) this.domains = { anonymous, until: Date.now() + this.o.domainCacheMs };
       return anonymous;
     }).finally(() => { if (this.domainsPending === p) this.domainsPending = null; });

@@ -33,7 +33,7 @@ export interface ActorSpec {
 export async function runActor(spec: ActorSpec, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const config = commonConfig(env);
   const log = createLogger({ role: spec.role, instance: config.MOGILE_INSTANCE });
-  const nc = await connectNats(config.MOGILE_NATS_URL, `mogile-${spec.role}-${config.MOGILE_INSTANCE}`, log);
+  const nc = await connectNats(config.MOGILE_NATS_URL, `mogile-${spec.role}-${config.MOGILE_INSTANCE}`, log, {}, env, spec.role);
   if (spec.jetstream !== false) await ensureJetStream(nc);
   const store = spec.mongo ? await openStore(config.MOGILE_MONGO_URL, config.MOGILE_DB, log) : null;
   const handle = await spec.start({ role: spec.role, instance: config.MOGILE_INSTANCE, log, config, nc, store });

@@ -7,11 +7,12 @@ import { findCredentials, natsAuthOptions, explainConnectError, type CredentialO
 import type { Logger } from "./log.ts";
 
 /**
- * Connect as this process's NATS user: MOGILE_NATS_NKEY / MOGILE_NATS_USER (the launcher sets them
- * per actor), or `creds` when given (the launcher's own connections).
+ * Connect as this process's NATS user: `creds` when given (the launcher's own connections), else
+ * MOGILE_NATS_NKEY / MOGILE_NATS_USER (the launcher sets them per actor), else the seed of
+ * `defaultUser` (an actor's role) in a local cluster's data dir.
  */
-export async function connectNats(servers: string, name: string, log: Logger, creds: CredentialOptions = {}, env: NodeJS.ProcessEnv = process.env): Promise<NatsConnection> {
-  const found = findCredentials(creds, creds.user ?? "none", env);
+export async function connectNats(servers: string, name: string, log: Logger, creds: CredentialOptions = {}, env: NodeJS.ProcessEnv = process.env, defaultUser = "operator"): Promise<NatsConnection> {
+  const found = findCredentials(creds, defaultUser, env);
   const nc = await connect({
     ...natsAuthOptions(found, env),
     servers: servers.split(","),
