@@ -8,10 +8,22 @@ export interface TestCluster { cluster: Cluster; client: MogileClient; dataDir: 
 
 export async function startTestCluster(name: string, opts: Partial<ClusterOptions> = {}): Promise<TestCluster> {
   const dataDir = opts.dataDir ?? tempDir(name);
-  const cluster = await startCluster({ ...opts, dataDir });
-  // the operator user: tests also inspect and manage streams and buckets
-  const client = await cluster.connectClient("operator", `test-${name}`);
-  await cluster.ready(client, 30_000);
+  let cluster: Cluster | undefined;
+  let client: MogileClient | undefined;
+  try {
+    cluster = await startCluster({ ...opts, dataDir });
+    // the operator user: tests also inspect and manage streams and buckets
+    client = await cluster.connectClient("operator", `test-${name}`);
+    await cluster.ready(client, 60_000);
+  } catch (err) {
+    // uvu does not print a failing before-hook's error, and a half-started cluster would keep the
+    // test process alive: say what failed, stop what started, then fail the suite
+    process.stderr.write(`\n[${name}] cluster did not start: ${(err as Error)?.stack ?? err}\n`);
+    await client?.close().catch(() => {});
+    await cluster?.stop().catch(() => {});
+    if (!process.env.MOGILE_KEEP_TEST_DATA) rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     cluster, client, dataDir,
     async stop(o = {}) {
