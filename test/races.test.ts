@@ -12,6 +12,9 @@ import { fidPath } from "../protocol/paths.ts";
 import { existsSync, mkdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Kvm } from "@nats-io/kv";
+import { jetstream } from "@nats-io/jetstream";
+import { setTimeout as delay } from "node:timers/promises";
+import { subjects } from "../protocol/subjects.ts";
 
 const t = suite<{ tc: TestCluster }>("races");
 const D = "races";
@@ -249,6 +252,25 @@ t("a replica fetch is refused unless its source is a registered storage node's c
   // the real thing still works
   const ok = await fetch(paths[0], info.fid);
   assert.ok(ok.ok, JSON.stringify(ok));
+});
+
+t("a replicate job run before create_close links its fid, while the key still names the version it replaces, brings the new fid to policy", async ({ tc }) => {
+  await tc.client.put(D, "relinked", randomBytes(3000), { class: "two" });
+  await until(async () => { const i = await infoOf(tc, "relinked"); return i && i.devids!.length >= 2; }, 30_000, "the first version at 2 copies");
+  const body = randomBytes(3000);
+  const open = await tc.client.rpc("create_open", { domain: D, key: "relinked", class: "two" });
+  const put = await httpRequest(open.path, { method: "PUT", body, timeoutMs: 10_000 });
+  put.resume();
+  assert.ok(put.statusCode! < 300, `PUT answered ${put.statusCode}`);
+  // the job create_close queues just before it links, delivered and worked on before the link
+  // (create_close's own publish is then a duplicate of the same message id)
+  const job = { fid: open.fid, domain: D, key: "relinked", class: "two", length: body.length, devids: [open.devid], checksum: null, reason: "new", ts: Date.now() };
+  await jetstream(tc.client.nc).publish(subjects.replicateJob, JSON.stringify(job), { msgID: `repl-${open.fid}` });
+  await delay(300);
+  await tc.client.rpc("create_close", { domain: D, key: "relinked", fid: open.fid, devid: open.devid, path: open.path, size: body.length });
+  const info = await until(async () => { const i = await infoOf(tc, "relinked"); return i && i.fid === open.fid && i.devids!.length >= 2 && i; }, 20_000, "the new fid at 2 copies");
+  assert.is(hostsOf(tc, info.devids!), 2);
+  assert.is(await copiesIntact(tc, "relinked", md5(body)), null);
 });
 
 t.run();

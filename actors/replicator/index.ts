@@ -168,8 +168,10 @@ async function recordCopy(d: Deps, file: FileDoc, dest: number, job: ReplicateJo
     }
     const young = job.ts !== undefined && Date.now() - job.ts < LINK_GRACE_MS;
     if (!young) return { kind: "gone" };
-    const named = await d.store.files.findOne({ _id: id }, { projection: { fid: 1 } });
-    if (named && named.fid !== file.fid) return { kind: "gone" }; // replaced by a newer version
+    // The key naming another fid proves nothing while the job is young: it may be the version
+    // this one is about to replace (create_close queues the job, then links), and fids come from
+    // per-actor blocks, so their order does not say which is newer. Only the grace period does:
+    // a fid still unlinked after it was replaced (or its close failed), and the job ends then.
     if (wait > 400) return { kind: "not_yet" };
     await sleep(wait);
     wait *= 2;
