@@ -13,6 +13,8 @@ import { streams, consumers } from "../protocol/subjects.ts";
 import { readText } from "../protocol/http.ts";
 import { MiB, pattern, log, fmt, mib, until, runPool, patternStream, consumeChecked, table, type PoolResult } from "./util.ts";
 import { rssSampler, cpuSnapshot, cpuReport } from "./procs.ts";
+import { randomBytes } from "node:crypto";
+import { signQuery, verifyQuery } from "../actors/runtime/urlsign.ts";
 
 const QUICK = process.env.MOGILE_BENCH_QUICK === "1";
 const PHASE_MS = QUICK ? 1_000 : 5_000;
@@ -51,6 +53,7 @@ async function main(): Promise<void> {
   const c = (client = await cl.connectClient("operator", "bench"));
   await cl.ready(c, 60_000);
   await c.createDomain(DOMAIN);
+  await securityCost(cl);
   const jsm = await jetstreamManager(c.nc);
   const labels = new Map<number, string>([...cl.actors.map((a) => [a.proc.pid!, a.instance] as const), ...cl.storage.map((s) => [s.proc.pid!, `storage-${s.host}`] as const)]);
 
@@ -162,6 +165,30 @@ async function main(): Promise<void> {
   process.stdout.write(`\nmogile bench${QUICK ? " (QUICK)" : ""}: ${cl.storage.length} hosts x ${cl.storage[0].devids.length} devices, ` +
     `query x${counts.query}, replicator x${counts.replicator}, 4 KiB files with 2 copies\n\n${table(rows)}\n\nCPU by process, % of one core (machine: ${cpus().length} cores), during each phase:\n`);
   for (const l of cpuLines) process.stdout.write(`  ${l}\n`);
+}
+
+/**
+ * What the security issue costs: an HMAC per storage URL (signed by create_open, checked by the
+ * storage agent on each PUT) and an nkey challenge when a NATS connection opens (nothing per message).
+ */
+async function securityCost(cl: Cluster): Promise<void> {
+  const key = randomBytes(32);
+  const n = QUICK ? 20_000 : 200_000;
+  let q = "";
+  let t = performance.now();
+  for (let i = 0; i < n; i++) q = signQuery(key, { method: "PUT", devid: 1, fid: i, expires: 2e9, maxLength: 4096 });
+  const signUs = ((performance.now() - t) * 1000) / n;
+  const params = new URLSearchParams(q);
+  t = performance.now();
+  for (let i = 0; i < n; i++) if (!verifyQuery(key, "PUT", 1, n - 1, params).ok) throw new Error("verify failed");
+  const verifyUs = ((performance.now() - t) * 1000) / n;
+  const connects = 20;
+  t = performance.now();
+  for (let i = 0; i < connects; i++) await (await cl.connectClient("app", "bench-connect")).close();
+  const connectMs = (performance.now() - t) / connects;
+  rows.push(["sign a storage URL (HMAC-SHA256)", `${fmt(signUs, 1)} µs`, "", "once per create_open (and get_paths of signed-GET domains)"]);
+  rows.push(["verify a signed URL", `${fmt(verifyUs, 1)} µs`, "", "once per storage PUT"]);
+  rows.push(["NATS connect with nkey auth", `${fmt(connectMs, 1)} ms`, "", "per connection; messages carry no per-message auth cost"]);
 }
 
 /** One plain node:http request to the gateway with a key: a PUT streams `size` pattern bytes; resolves with the response. */
