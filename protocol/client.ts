@@ -142,8 +142,11 @@ export class MogileClient extends TrackerCommands {
         }
         await drain(res);
         const written = Number(res.headers["x-mogile-length"] ?? size ?? 0);
+        // the storage node's signed receipt: every copy it (and its chain) wrote, recorded as is
+        const receipt = res.headers["x-mogile-receipt"];
         const closed = await this.rpc("create_close", {
           domain, key, fid: open.fid, devid: dest.devid, path: dest.path, size: size ?? written,
+          ...(typeof receipt === "string" ? { receipt } : {}),
           ...(opts.waitReplicated !== undefined ? { wait_replicated: opts.waitReplicated } : {}),
         });
         return { fid: closed.fid, key, length: closed.length, devid: dest.devid, path: dest.path };

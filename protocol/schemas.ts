@@ -63,6 +63,8 @@ export const CreateClass = z.object({
   hashtype: hashtype.optional(),
   /** mogile addition: create_close returns only once this many copies exist (1 = MogileFS behaviour) */
   durable_copies: zint(1).max(100).optional(),
+  /** mogile addition: 1 = the copies beyond the first are made after the ack (MogileFS behaviour); default 0: all in the PUT */
+  async_copies: zbool.optional(),
 });
 export const UpdateClass = CreateClass;
 export const DeleteClass = z.object({ domain: domainName, class: className });
@@ -139,6 +141,11 @@ export const CreateClose = z.object({
   size: zint(0).optional(),
   checksum: checksum.optional(),
   checksumverify: zbool.default(false),
+  /**
+   * mogile addition: the `x-mogile-receipt` header of the storage node's PUT answer (signed by the
+   * cluster): the copies it lists are recorded without a check back to the disks
+   */
+  receipt: z.string().max(1024).optional(),
   /**
    * mogile addition: return only once the file has this many copies (true or 1 = as many as the
    * class policy wants). On timeout the file is linked all the same: `replication_timeout`.
@@ -285,7 +292,7 @@ export interface Dest { devid: number; path: string }
 /** mogile addition: a domain's access options (false when never set) */
 export interface DomainOptions { signed_get: boolean; anonymous_read: boolean }
 export interface DomainInfo extends DomainOptions { domain: string; classes: ClassInfo[] }
-export interface ClassInfo { class: string; mindevcount: number; replpolicy: string; hashtype: string; /** only when above 1 */ durable_copies?: number }
+export interface ClassInfo { class: string; mindevcount: number; replpolicy: string; hashtype: string; /** only when above 1 */ durable_copies?: number; /** only when set */ async_copies?: boolean }
 export interface HostInfo {
   hostid: number; hostname: string; hostip: string; http_port: number; http_get_port: number | null;
   altip: string | null; altmask: string | null; status: HostStateName;

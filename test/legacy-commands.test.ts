@@ -260,9 +260,10 @@ t("create_open - single and multi_dest replies, fid hints, unknown domains and c
 
   const single = await tr.ok("create_open", { domain: "lo", key: "k" });
   assert.equal(sorted(single), ["devid", "fid", "path"]);
-  // the PUT URL is signed in its query string (e=expiry, l=max length, s=signature)
+  // the PUT URL is signed in its query string (e=expiry, l=max length, c=the chain of further
+  // copies for classes wanting more than one, s=signature)
   assert.ok(new URL(single.path).pathname === fidPath(Number(single.devid), Number(single.fid)), single.path);
-  assert.match(new URL(single.path).search, /^\?e=\d+&l=\d+&s=[\w-]{43}$/);
+  assert.match(new URL(single.path).search, /^\?e=\d+&l=\d+(&c=[\w%.-]+)?&s=[\w-]{43}$/);
   assert.equal(sorted(await tr.ok("create_open", { domain: "lo", key: "k", multi_dest: 0 })), ["devid", "fid", "path"]);
   const multi = await tr.ok("create_open", { domain: "lo", key: "k", class: "one", multi_dest: 1 });
   const n = Number(multi.dev_count);

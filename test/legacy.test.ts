@@ -115,8 +115,8 @@ t("legacy - a file is stored, read, listed, renamed and deleted over the classic
   assert.ok(n >= 1 && n <= 3, `dev_count ${n}`);
   for (let i = 1; i <= n; i++) {
     assert.match(open[`devid_${i}`], /^\d+$/);
-    // signed: expiry, max length (the size given), signature
-    assert.match(open[`path_${i}`], new RegExp(`^http://[^/]+/dev\\d+/\\d/\\d{3}/\\d{3}/\\d{10}\\.fid\\?e=\\d+&l=${body.length}&s=[\\w-]{43}$`));
+    // signed: expiry, max length (the size given), the chain making the second copy, signature
+    assert.match(open[`path_${i}`], new RegExp(`^http://[^/]+/dev\\d+/\\d/\\d{3}/\\d{3}/\\d{10}\\.fid\\?e=\\d+&l=${body.length}&c=[\\w%.-]+&s=[\\w-]{43}$`));
   }
   assert.ok(!("devid" in open) && !("path" in open), "multi_dest replies have no bare devid/path");
   assert.ok((await put(open.path_1, body)) < 300);

@@ -32,6 +32,7 @@ const formats: { [C in Command]: Flatten<C> } = {
         [`domain${i}class${j}hashtype`]: c.hashtype,
         // mogile addition, only when set
         ...("durable_copies" in c && c.durable_copies !== undefined ? { [`domain${i}class${j}durable_copies`]: c.durable_copies } : {}),
+        ...("async_copies" in c && c.async_copies ? { [`domain${i}class${j}async_copies`]: 1 } : {}),
       })),
       // mogile additions, only when set
       ...(d.signed_get ? { [`domain${i}signed_get`]: 1 } : {}),

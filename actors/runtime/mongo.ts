@@ -22,6 +22,11 @@ export interface ClassDoc {
   _id: string; domain: string; class: string; mindevcount: number; replpolicy: string; hashtype: string;
   /** copies create_close waits for (absent = 1, MogileFS behaviour) */
   durable_copies?: number;
+  /**
+   * copies beyond the first are made by the replicator after the ack (MogileFS behaviour); absent
+   * = every copy the class wants is written in the PUT itself (chain replication)
+   */
+  async_copies?: boolean;
 }
 /** _id is fileId(domain, key): get_paths is one primary-key lookup */
 export interface FileDoc {

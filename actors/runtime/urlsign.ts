@@ -26,6 +26,11 @@ export interface SignedGrant {
   maxLength?: number;
   /** PUT: mark the stored file protected (reads need a signed URL) */
   protect?: boolean;
+  /**
+   * PUT: the devices the receiving agent passes the body on to, in order (chain replication):
+   * `devid@origin` items (see chain.ts), so each copy is written before the PUT is answered
+   */
+  chain?: string;
 }
 
 /** short expiry for the cluster's own requests (deletes, pulls, checks): minutes, for clock skew */
@@ -33,8 +38,9 @@ export const CLUSTER_URL_TTL_SEC = 300;
 
 const nowSec = () => Math.floor(Date.now() / 1000);
 
-function mac(key: Buffer, method: string, devid: number, fid: number, e: string, l: string, p: string): Buffer {
-  return createHmac("sha256", key).update(`v1\n${method}\n${devid}\n${fid}\n${e}\n${l}\n${p}`).digest();
+function mac(key: Buffer, method: string, devid: number, fid: number, e: string, l: string, p: string, c: string): Buffer {
+  // the chain is covered only when there is one, so URLs signed before it existed stay valid
+  return createHmac("sha256", key).update(`v1\n${method}\n${devid}\n${fid}\n${e}\n${l}\n${p}${c ? `\n${c}` : ""}`).digest();
 }
 
 /** The query string (without `?`) granting `g`. */
@@ -42,8 +48,9 @@ export function signQuery(key: Buffer, g: SignedGrant): string {
   const e = String(Math.floor(g.expires));
   const l = g.maxLength === undefined ? "" : String(g.maxLength);
   const p = g.protect ? "1" : "";
-  const s = mac(key, g.method, g.devid, g.fid, e, l, p).toString("base64url");
-  return `e=${e}${l ? `&l=${l}` : ""}${p ? `&p=${p}` : ""}&s=${s}`;
+  const c = g.chain ?? "";
+  const s = mac(key, g.method, g.devid, g.fid, e, l, p, c).toString("base64url");
+  return `e=${e}${l ? `&l=${l}` : ""}${p ? `&p=${p}` : ""}${c ? `&c=${encodeURIComponent(c)}` : ""}&s=${s}`;
 }
 
 /** `url` (a fid URL for g.devid/g.fid) with the grant appended to its query string. */
@@ -57,7 +64,7 @@ export function clusterSignedUrl(url: string, method: SignedMethod, devid: numbe
 }
 
 export type Verdict =
-  | { ok: true; maxLength?: number; protect: boolean }
+  | { ok: true; maxLength?: number; protect: boolean; chain?: string }
   | { ok: false; reason: string };
 
 const DIGITS = /^[0-9]{1,20}$/;
@@ -69,11 +76,12 @@ export function verifyQuery(key: Buffer, method: string, devid: number, fid: num
   const e = q.get("e") ?? "";
   const l = q.get("l") ?? "";
   const p = q.get("p") ?? "";
+  const c = q.get("c") ?? "";
   if (!DIGITS.test(e) || (l !== "" && !DIGITS.test(l)) || (p !== "" && p !== "1")) return { ok: false, reason: "malformed signature fields" };
   const got = Buffer.from(s, "base64url");
-  const want = mac(key, method === "HEAD" ? "GET" : method, devid, fid, e, l, p);
+  const want = mac(key, method === "HEAD" ? "GET" : method, devid, fid, e, l, p, c);
   // compare first, then look at the expiry: a forged URL learns nothing from the answer
   if (got.length !== want.length || !timingSafeEqual(got, want)) return { ok: false, reason: "signature does not match" };
   if (Number(e) < now) return { ok: false, reason: "signature expired" };
-  return { ok: true, protect: p === "1", ...(l !== "" ? { maxLength: Number(l) } : {}) };
+  return { ok: true, protect: p === "1", ...(l !== "" ? { maxLength: Number(l) } : {}), ...(c !== "" ? { chain: c } : {}) };
 }

@@ -21,7 +21,7 @@ export interface FileStore {
    * place. With `hash`, the digest is computed while streaming; with `expect` too, a body whose
    * digest differs never gets the fid's name.
    */
-  writeDurably(file: string, src: Readable, expectedLength?: number, digest?: DigestOptions, opts?: WriteOptions): Promise<Written>;
+  writeDurably(file: string, src: Readable | Buffer, expectedLength?: number, digest?: DigestOptions, opts?: WriteOptions): Promise<Written>;
   /** digests computed on write (or on an earlier ?digest= read), valid while the file is unchanged */
   digests: DigestCache;
   /** throws a 503 StorageError unless the device is mounted (its directory holds its marker) */
@@ -128,7 +128,11 @@ export function fileStore(root: string, devids: number[], mounts: MountTable): F
       async function write(): Promise<Written> {
         const max = opts.maxLength ?? Infinity;
         if (expectedLength !== undefined && expectedLength > max) throw new StorageError(413, `body of ${expectedLength} bytes is longer than the ${max} this URL allows`);
-        if (expectedLength !== undefined && expectedLength <= SMALL_BODY) return writeSmall(src, tmp, file, expectedLength, hash, check, opts);
+        if (Buffer.isBuffer(src)) {
+          if (src.length > max) throw new StorageError(413, `body of ${src.length} bytes is longer than the ${max} this URL allows`);
+          return writeBuffer(src, tmp, file, hash, check, opts);
+        }
+        if (expectedLength !== undefined && expectedLength <= SMALL_BODY) return writeBuffer(await readSmall(src, expectedLength), tmp, file, hash, check, opts);
         // flush: the descriptor is fsynced before close, and pipeline resolves only after close
         const ws = createWriteStream(tmp, { flush: true, highWaterMark: 1 << 20 });
         try {
@@ -183,7 +187,8 @@ export async function mkdirBelowDevice(root: string, dir: string): Promise<void>
 /** bodies up to this size are gathered (bounded by their declared length) and written in one call */
 export const SMALL_BODY = 256 * 1024;
 
-async function writeSmall(src: Readable, tmp: string, file: string, expected: number, hash: Hash | null, check: () => string | undefined, opts: WriteOptions): Promise<Written> {
+/** A small body whole, exactly `expected` bytes (400 otherwise). */
+export async function readSmall(src: Readable, expected: number): Promise<Buffer> {
   const parts: Buffer[] = [];
   let n = 0;
   for await (const chunk of src) {
@@ -192,11 +197,16 @@ async function writeSmall(src: Readable, tmp: string, file: string, expected: nu
     parts.push(chunk);
   }
   if (n !== expected) throw new StorageError(400, `short body: got ${n} of ${expected} bytes`);
-  for (const p of parts) hash?.update(p);
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts, n);
+}
+
+async function writeBuffer(body: Buffer, tmp: string, file: string, hash: Hash | null, check: () => string | undefined, opts: WriteOptions): Promise<Written> {
+  const n = body.length;
+  hash?.update(body);
   const digest = check(); // before anything touches the disk
   const fh = await open(tmp, "w");
   try {
-    await fh.writeFile(parts.length === 1 ? parts[0] : Buffer.concat(parts, n));
+    await fh.writeFile(body);
     await fh.sync();
   } catch (err) {
     await fh.close().catch(() => {});
@@ -237,9 +247,35 @@ async function place(tmp: string, file: string, opts: WriteOptions): Promise<voi
 }
 
 /** fsync a directory, so a rename into it survives power loss */
-async function syncDir(dir: string): Promise<void> {
+async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, "r");
   try { await fh.sync(); } finally { await fh.close(); }
+}
+
+/**
+ * Group commit of directory fsyncs: one fsync of a directory makes durable every name linked into
+ * it before the fsync began. A caller arriving while one runs cannot count on it (its link may have
+ * come after the start), so it waits for the next one, which every such caller shares.
+ */
+const dirSyncs = new Map<string, { running: Promise<void> | null; queued: Promise<void> | null }>();
+export function syncDir(dir: string): Promise<void> {
+  let st = dirSyncs.get(dir);
+  if (!st) dirSyncs.set(dir, (st = { running: null, queued: null }));
+  const s = st;
+  const start = (): Promise<void> => {
+    const p = fsyncDir(dir).finally(() => {
+      if (s.running === p) s.running = null;
+      if (!s.running && !s.queued && dirSyncs.get(dir) === s) dirSyncs.delete(dir);
+    });
+    s.running = p;
+    return p;
+  };
+  if (!s.running) return start();
+  if (!s.queued) {
+    const next = () => { s.queued = null; return start(); };
+    s.queued = s.running.then(next, next);
+  }
+  return s.queued;
 }
 
 /** Remove temp files a crash left behind (no upload is in flight before the node serves). */

@@ -10,6 +10,8 @@ import { createHash } from "node:crypto";
 import { tlsServerOptions } from "../runtime/config.ts";
 import type { Logger } from "../runtime/log.ts";
 import { grantOf, isProtected, refusal, PROTECTED_HEADER } from "./access.ts";
+import { parseChain, signReceipt, COPIES_HEADER, RECEIPT_HEADER } from "../runtime/chain.ts";
+import { storeAndForward } from "./chain.ts";
 import { HASHES, SMALL_BODY, StorageError, isHashName, mkdirBelowDevice, type FileStore } from "./files.ts";
 
 /** a refused PUT with a body up to this size is read to its end, so the connection stays usable */
@@ -159,8 +161,19 @@ export function createFileServer(fs: FileStore, log: Logger, o: FileServerOption
           req.resume();
           return send(res, 400, `unknown hash type ${alg}`);
         }
-        const w = await fs.writeDurably(target.file, req, expected, alg ? { hash: alg } : undefined, { maxLength: grant.maxLength, protect: grant.protect });
-        return send(res, 201, `stored ${w.length} bytes`, { "x-mogile-length": String(w.length), ...(w.digest ? { "x-mogile-digest": w.digest } : {}) });
+        // chain replication: the devices this body goes on to (signed by the tracker with the URL)
+        const hops = grant.chain ? parseChain(grant.chain) : [];
+        if (!hops) return forbid(400, "malformed chain in the signed URL");
+        const { written: w, copies } = await storeAndForward(fs, key, log, req, {
+          file: target.file, devid: target.devid, fid: target.fid, expected, digest: alg ? { hash: alg } : undefined,
+          opts: { maxLength: grant.maxLength, protect: grant.protect }, hops: hops.filter((h) => h.devid !== target.devid),
+        });
+        // the receipt lets create_close record every copy without calling back to check them
+        const receipt = signReceipt(key, target.fid, { devids: copies, length: w.length, ...(w.digest ? { digest: w.digest } : {}) });
+        return send(res, 201, `stored ${w.length} bytes`, {
+          "x-mogile-length": String(w.length), ...(w.digest ? { "x-mogile-digest": w.digest } : {}),
+          [COPIES_HEADER]: copies.join(","), [RECEIPT_HEADER]: receipt,
+        });
       }
       case "GET":
       case "HEAD": {

@@ -20,6 +20,7 @@ export async function createClass(ctx: QueryContext, a: Parsed<"create_class">):
     replpolicy: a.replpolicy || DEFAULT_REPL_POLICY,
     hashtype: a.hashtype ?? DEFAULT_HASHTYPE,
     ...(a.durable_copies !== undefined ? { durable_copies: a.durable_copies } : {}),
+    ...(a.async_copies ? { async_copies: true } : {}),
   }), "class_exists", `class ${a.class} already exists in ${a.domain}`);
   namesChanged(ctx);
   return { domain: a.domain, class: a.class, mindevcount: a.mindevcount };

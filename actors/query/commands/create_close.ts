@@ -8,7 +8,9 @@ import { headLength } from "../../../protocol/http.ts";
 import { fileId } from "../../runtime/mongo.ts";
 import { releaseFid } from "./util.ts";
 import { httpRequest, readText } from "../../../protocol/http.ts";
-import { parsePolicy, policyMin } from "../../runtime/domain/policy.ts";
+import { decide, parsePolicy, placement, policyMin, type ReplPolicy } from "../../runtime/domain/policy.ts";
+import { parseChain, verifyReceipt } from "../../runtime/chain.ts";
+import type { DeviceView } from "../../runtime/devices.ts";
 import { waitForCopies } from "./durable_wait.ts";
 import { clusterSignedUrl, verifyQuery } from "../../runtime/urlsign.ts";
 
@@ -60,11 +62,24 @@ export async function createClose(ctx: QueryContext, a: Parsed<"create_close">):
   const url = ctx.devices.url(a.devid, a.fid) ?? a.path.split("?")[0];
   // the copy may be protected (a signed_get domain): the checks read it through a signed URL
   const readUrl = clusterSignedUrl(url, "GET", a.devid, a.fid);
-  // the HEAD check and the class lookup do not depend on each other
+  // The storage node's receipt (signed with the cluster key) vouches for the copies the PUT and
+  // its chain wrote: recorded without a call back to the disks. Without one (classic clients),
+  // the copy the client wrote is checked, and so are those its path's chain was to make.
+  const receipt = a.receipt ? verifyReceipt(ctx.urls.key, a.fid, a.receipt) : null;
+  const vouched = receipt && receipt.devids[0] === a.devid && receipt.devids.every((d) => upload.devids.includes(d)) ? receipt : null;
+  if (a.receipt && !vouched) ctx.log.warn("create_close: a receipt that does not verify; checking the copies instead", { fid: a.fid });
+  const chained = vouched ? [] : chainOf(u, a.devid, upload.devids);
+  // the checks and the class lookup do not depend on each other
   const checksum = a.checksum ?? upload.checksum;
-  const [head, cls] = await Promise.all([
-    headLength(readUrl).then((n) => ({ n, err: null as Error | null }), (err: Error) => ({ n: null, err })),
+  const [head, cls, chainedLengths] = await Promise.all([
+    vouched
+      ? { n: vouched.length as number | null, err: null as Error | null }
+      : headLength(readUrl).then((n) => ({ n, err: null as Error | null }), (err: Error) => ({ n: null, err })),
     ctx.names.getClass(a.domain, upload.class),
+    Promise.all(chained.map((devid) => {
+      const at = ctx.devices.signedUrl(devid, a.fid, "GET");
+      return at ? headLength(at).catch(() => null) : null;
+    })),
   ]);
   if (head.err) {
     return discard(new MogileError("size_verify_error", `Expected: ${a.size ?? "?"}; actual: 0 (cantreach); path: ${url}; error: ${head.err.message}`));
@@ -79,7 +94,8 @@ export async function createClose(ctx: QueryContext, a: Parsed<"create_close">):
   // client gave is always checked against the stored bytes: a mismatch links nothing.
   const hashtype = cls.hashtype && cls.hashtype !== "NONE" ? cls.hashtype : null;
   let stored: string | null = null;
-  if (hashtype) {
+  if (hashtype && vouched?.digest?.startsWith(`${hashtype}:`)) stored = vouched.digest;
+  else if (hashtype) {
     // unavailable: link without one; the replicator stores the first copy's digest (fsck would too)
     stored = await digestOf(readUrl, hashtype).catch((err: Error) => {
       ctx.log.warn("digest unavailable at create_close", { fid: a.fid, url, err: err.message });
@@ -94,17 +110,19 @@ export async function createClose(ctx: QueryContext, a: Parsed<"create_close">):
     }
   }
 
+  // every copy known to be whole: the receipt's, or the checked ones
+  const devids = vouched ? [...new Set(vouched.devids)] : [a.devid, ...chained.filter((_, i) => chainedLengths[i] === length)];
   const policy = parsePolicy(cls.replpolicy);
   const copies = policyMin(policy, cls.mindevcount);
-  if (copies > 1) {
+  if (copies > 1 && !meetsPolicy(ctx.devices, devids, length, policy, copies)) {
     // queue replication before linking, so a crash between the two cannot leave the file
     // under-replicated forever (the replicator waits a little for a fid it cannot see yet)
-    await ctx.enqueueReplicate({ fid: a.fid, domain: a.domain, key: a.key, class: cls.class, length, devids: [a.devid], checksum: stored, reason: "new", ts: Date.now() }, `repl-${a.fid}`);
+    await ctx.enqueueReplicate({ fid: a.fid, domain: a.domain, key: a.key, class: cls.class, length, devids, checksum: stored, reason: "new", ts: Date.now() }, `repl-${a.fid}`);
   }
   const old = await ctx.store.files.findOneAndUpdate(
     { _id: fileId(a.domain, a.key) },
     // fences of deletes belong to the previous version's fid, not to this one
-    { $set: { fid: a.fid, domain: a.domain, key: a.key, class: cls.class, length, devids: [a.devid], checksum: stored, createdAt: new Date() }, $unset: { deleting: "", fencedBy: "" } },
+    { $set: { fid: a.fid, domain: a.domain, key: a.key, class: cls.class, length, devids, checksum: stored, createdAt: new Date() }, $unset: { deleting: "", fencedBy: "" } },
     { upsert: true, returnDocument: "before" },
   );
   if (old && old.fid !== a.fid) {
@@ -122,4 +140,16 @@ export async function createClose(ctx: QueryContext, a: Parsed<"create_close">):
   const k = Math.min(Math.max(asked, cls.durable_copies ?? 1), copies);
   if (k > 1) await waitForCopies(ctx, a.domain, a.key, a.fid, k, policy);
   return { fid: a.fid, key: a.key, length };
+}
+
+/** The devices a path's chain was to write (its signature was checked above), among the upload's. */
+function chainOf(u: URL, devid: number, uploadDevids: number[]): number[] {
+  const c = u.searchParams.get("c");
+  if (!c || !u.searchParams.has("s")) return [];
+  return (parseChain(c) ?? []).map((h) => h.devid).filter((d) => d !== devid && uploadDevids.includes(d));
+}
+
+/** The copies already satisfy the class policy (chain replication made them all). */
+function meetsPolicy(view: DeviceView, devids: number[], length: number, policy: ReplPolicy, min: number): boolean {
+  return decide({ policy, min, ...placement(view, devids, length) }).kind === "satisfied";
 }

@@ -5,19 +5,32 @@ import type { Parsed, Reply } from "../../../protocol/schemas.ts";
 import { MogileError } from "../../../protocol/errors.ts";
 import { MAX_FID, MAX_FID_JUMP } from "../../runtime/counters.ts";
 import { signUrl } from "../../runtime/urlsign.ts";
+import { formatChain, MAX_CHAIN, type Hop } from "../../runtime/chain.ts";
+import { decide, parsePolicy, placement, placed, policyMin, type Placed, type ReplPolicy } from "../../runtime/domain/policy.ts";
 
 export async function createOpen(ctx: QueryContext, a: Parsed<"create_open">): Promise<Reply<"create_open">> {
   const domain = await ctx.names.domain(a.domain);
   // size 0 is "not said" (as at create_close): the cluster's cap then bounds the PUT
   if (a.size && a.size > ctx.urls.maxFileBytes) throw new MogileError("bogus_args", `size ${a.size} is above the largest file this cluster takes (${ctx.urls.maxFileBytes} bytes)`);
   const cls = await ctx.names.getClass(a.domain, a.class);
-  const devids = ctx.devices.choose(a.multi_dest ? 3 : 1, { size: a.size });
+  // every copy the class wants is written in the PUT (chain replication): each destination the
+  // client is told of gets a chain of further devices, picked by the class policy as the
+  // replicator would pick them
+  const policy = parsePolicy(cls.replpolicy);
+  const copies = cls.async_copies ? 1 : policyMin(policy, cls.mindevcount);
+  const told = ctx.devices.choose(a.multi_dest ? 3 : 1, { size: a.size, distinctHosts: policy.name !== "MultipleDevices" });
+  const chains = told.map((devid) => chainAfter(ctx, devid, policy, copies, a.size ?? 0));
+  const devids = [...new Set([...told, ...chains.flat()])];
   if (devids.length === 0) throw new MogileError("no_devices", "no writeable device has room for this file");
   const fid = a.fid ? await claimFid(ctx, a.fid) : await ctx.fids.allocate();
   // each URL may store at most the announced size, once, until the upload expires; a file of a
   // signed_get domain is stored protected (its reads then need signed URLs)
   const grant = { method: "PUT" as const, fid, expires: Math.floor(Date.now() / 1000) + ctx.uploadTtlSec, maxLength: a.size || ctx.urls.maxFileBytes, protect: domain.signed_get === true };
-  const dests = devids.map((devid) => ({ devid, path: signUrl(ctx.urls.key, ctx.devices.url(devid, fid)!, { ...grant, devid }) }));
+  const hop = (devid: number): Hop => ({ devid, origin: ctx.devices.baseUrl(devid)! });
+  const dests = told.map((devid, i) => ({
+    devid,
+    path: signUrl(ctx.urls.key, ctx.devices.url(devid, fid)!, { ...grant, devid, ...(chains[i].length ? { chain: formatChain(chains[i].map(hop)) } : {}) }),
+  }));
   // the upload record lets create_close validate, and the reaper remove bytes never closed
   await ctx.uploads.record({
     fid, domain: a.domain, key: a.key, class: cls.class, devids,
@@ -38,4 +51,20 @@ async function claimFid(ctx: QueryContext, fid: number): Promise<number> {
     throw new MogileError("fid_in_use", `fid ${fid} is or may be in use (or more than ${MAX_FID_JUMP} above the fids handed out so far)`);
   }
   return got;
+}
+
+/** The devices a PUT to `first` passes the body on to, so that together they meet the policy. */
+function chainAfter(ctx: QueryContext, first: number, policy: ReplPolicy, copies: number, size: number): number[] {
+  if (copies <= 1) return [];
+  const { writable, live } = placement(ctx.devices, [], size);
+  const chain = [first];
+  while (chain.length < Math.min(copies, MAX_CHAIN + 1)) {
+    const on = chain.map((d) => placed(ctx.devices, d)).filter((p): p is Placed => p !== null);
+    const answer = decide({ policy, min: copies, on, writable, live });
+    if (answer.kind !== "copy") break;
+    const [next] = ctx.devices.choose(1, { size, only: new Set(answer.devids), distinctHosts: false });
+    if (next === undefined) break;
+    chain.push(next);
+  }
+  return chain.slice(1);
 }

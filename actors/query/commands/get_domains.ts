@@ -12,6 +12,7 @@ export async function getDomains(ctx: QueryContext, _a: Parsed<"get_domains">): 
       const list: ClassInfo[] = own.map((c) => ({
         class: c.class, mindevcount: c.mindevcount, replpolicy: c.replpolicy, hashtype: c.hashtype,
         ...((c.durable_copies ?? 1) > 1 ? { durable_copies: c.durable_copies } : {}),
+        ...(c.async_copies ? { async_copies: true } : {}),
       }));
       if (!own.some((c) => c.class === DEFAULT_CLASS)) {
         const { class: name, mindevcount, replpolicy, hashtype } = defaultClassRow(d._id);

@@ -13,6 +13,7 @@ export async function updateClass(ctx: QueryContext, a: Parsed<"update_class">):
   if (a.replpolicy !== undefined) set.replpolicy = a.replpolicy || DEFAULT_REPL_POLICY;
   if (a.hashtype !== undefined) set.hashtype = a.hashtype;
   if (a.durable_copies !== undefined) set.durable_copies = a.durable_copies;
+  if (a.async_copies !== undefined) set.async_copies = a.async_copies;
   if (a.class === DEFAULT_CLASS) {
     // the implicit default class gets a row the first time it is changed: what is not set keeps its implicit value
     const { _id, mindevcount, ...implicit } = defaultClassRow(a.domain);

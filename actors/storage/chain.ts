@@ -1,0 +1,143 @@
+// Chain replication on the storage side: a PUT whose signed URL names further devices stores the
+// body here and, at the same time, passes it on to the next device of the chain (which passes it
+// on to the rest). The answer comes once the local copy is durable and the next hop has answered,
+// and lists every device that holds a durable copy. A failed hop never fails the local write (the
+// replicator makes the missing copies); a failed local write leaves no copy downstream.
+import type { IncomingMessage } from "node:http";
+import { PassThrough, type Readable, type Writable } from "node:stream";
+import { httpRequest, readText, deleteUrl } from "../../protocol/http.ts";
+import { signUrl, clusterSignedUrl, CLUSTER_URL_TTL_SEC } from "../runtime/urlsign.ts";
+import { formatChain, hopUrl, COPIES_HEADER, type Hop } from "../runtime/chain.ts";
+import type { Logger } from "../runtime/log.ts";
+import { SMALL_BODY, readSmall, type DigestOptions, type FileStore, type Written, type WriteOptions } from "./files.ts";
+
+export interface ChainPut {
+  file: string;
+  devid: number;
+  fid: number;
+  expected: number | undefined;
+  digest: DigestOptions | undefined;
+  opts: WriteOptions;
+  /** the rest of the chain, the next hop first */
+  hops: Hop[];
+}
+
+/** Store locally and down the chain; resolves with the local result and every device holding a copy. */
+export async function storeAndForward(fs: FileStore, key: Buffer, log: Logger, req: IncomingMessage, p: ChainPut): Promise<{ written: Written; copies: number[] }> {
+  const [next, ...rest] = p.hops;
+  if (!next) return { written: await fs.writeDurably(p.file, req, p.expected, p.digest, p.opts), copies: [p.devid] };
+  const url = signUrl(key, hopUrl(next, p.fid), {
+    method: "PUT", devid: next.devid, fid: p.fid, expires: Math.floor(Date.now() / 1000) + CLUSTER_URL_TTL_SEC,
+    maxLength: p.opts.maxLength, protect: p.opts.protect, ...(rest.length ? { chain: formatChain(rest) } : {}),
+  });
+  const headers: Record<string, string> = {};
+  if (p.digest) headers["x-mogile-hashtype"] = p.digest.hash;
+
+  let written: Written;
+  let downstream: Promise<Downstream>;
+  if (p.expected !== undefined && p.expected <= SMALL_BODY) {
+    // small: the body is gathered anyway; sent on and written here at once
+    const body = await readSmall(req, p.expected);
+    downstream = forward(url, body, headers, body.length);
+    try {
+      written = await fs.writeDurably(p.file, body, p.expected, p.digest, p.opts);
+    } catch (err) {
+      void undo(downstream, p, log);
+      throw err;
+    }
+  } else {
+    // streamed: one reader, two writers, at the pace of the slower; a hop that fails is dropped
+    const t = tee(req);
+    if (p.expected !== undefined) headers["content-length"] = String(p.expected);
+    downstream = forward(url, t.remote, headers, p.expected).finally(t.dropRemote);
+    try {
+      written = await fs.writeDurably(p.file, t.local, p.expected, p.digest, p.opts);
+    } catch (err) {
+      t.dropRemote();
+      void undo(downstream, p, log);
+      throw err;
+    }
+  }
+  const d = await downstream;
+  if (d.error === null && d.length !== written.length) d.error = `stored ${d.length} bytes, not ${written.length}`;
+  if (d.error === null && written.digest && d.digest && d.digest.toLowerCase() !== written.digest.toLowerCase()) d.error = `digest ${d.digest}, not ${written.digest}`;
+  if (d.error !== null) {
+    log.warn("chain hop failed; the replicator makes the missing copies", { fid: p.fid, devid: next.devid, err: d.error });
+    if (d.copies.length) void removeCopies(d.copies, p, log);
+    return { written, copies: [p.devid] };
+  }
+  return { written, copies: [p.devid, ...d.copies.filter((x) => x !== p.devid)] };
+}
+
+interface Downstream { error: string | null; copies: number[]; length?: number; digest?: string }
+
+/** PUT to the next hop; never rejects. `copies` are the devices the hop says hold the body. */
+async function forward(url: string, body: Buffer | Readable, headers: Record<string, string>, length: number | undefined): Promise<Downstream> {
+  try {
+    const res = await httpRequest(url, { method: "PUT", body, headers, timeoutMs: 60_000 });
+    const text = await readText(res, 4096);
+    if (res.statusCode !== 201) return { error: `${res.statusCode} ${text.trim()}`, copies: [] };
+    const copies = String(res.headers[COPIES_HEADER] ?? "").split(",").map(Number).filter((n) => Number.isSafeInteger(n) && n > 0);
+    const stored = Number(res.headers["x-mogile-length"] ?? length ?? NaN);
+    const digest = res.headers["x-mogile-digest"];
+    return { error: copies.length ? null : "no copies reported", copies, length: stored, ...(typeof digest === "string" ? { digest } : {}) };
+  } catch (err) {
+    return { error: (err as Error).message, copies: [] };
+  }
+}
+
+/** After a failed local write: the copies made downstream go too (no one will record them). */
+async function undo(downstream: Promise<Downstream>, p: ChainPut, log: Logger): Promise<void> {
+  const d = await downstream;
+  if (d.error === null && d.copies.length) await removeCopies(d.copies, p, log);
+}
+
+async function removeCopies(devids: number[], p: ChainPut, log: Logger): Promise<void> {
+  for (const devid of devids) {
+    const hop = p.hops.find((h) => h.devid === devid);
+    if (!hop) continue;
+    const ok = await deleteUrl(clusterSignedUrl(hopUrl(hop, p.fid), "DELETE", devid, p.fid)).catch(() => false);
+    if (!ok) log.warn("an unrecorded chain copy could not be removed (fsck will)", { fid: p.fid, devid });
+  }
+}
+
+/**
+ * Two readables fed from one: `local` and `remote` get every chunk; reading goes at the pace of the
+ * slower of the two. `dropRemote` detaches the remote side (a failed hop) without disturbing `local`.
+ */
+function tee(src: Readable): { local: PassThrough; remote: PassThrough; dropRemote: () => void } {
+  const local = new PassThrough({ highWaterMark: 1 << 20 });
+  const remote = new PassThrough({ highWaterMark: 1 << 20 });
+  let remoteOn = true;
+  const dropRemote = () => {
+    if (!remoteOn) return;
+    remoteOn = false;
+    remote.destroy();
+  };
+  remote.on("error", dropRemote);
+  void (async () => {
+    try {
+      for await (const chunk of src) {
+        if (local.destroyed) return;
+        const a = local.write(chunk);
+        const b = remoteOn ? remote.write(chunk) : true;
+        if (!a || !b) await Promise.all([a ? null : drained(local), b || !remoteOn ? null : drained(remote)]);
+      }
+      local.end();
+      if (remoteOn) remote.end();
+    } catch (err) {
+      local.destroy(err as Error);
+      dropRemote();
+    }
+  })();
+  return { local, remote, dropRemote };
+}
+
+/** resolves when `s` can take more, or is gone */
+function drained(s: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => { s.off("drain", done); s.off("close", done); resolve(); };
+    s.on("drain", done);
+    s.on("close", done);
+  });
+}
