@@ -66,3 +66,21 @@ export function cpuReport(before: Map<string, number>, after: Map<string, number
   const busiest = rows.filter(([, p]) => p >= 1).sort((a, b) => b[1] - a[1]).slice(0, top);
   return `ours ${total.toFixed(0)}%, other processes ${Math.max(0, others).toFixed(0)}%: ` + busiest.map(([l, p]) => `${l} ${p.toFixed(0)}%`).join(", ");
 }
+
+/**
+ * CPU milliseconds per operation between two snapshots, by role (instances and storage hosts
+ * summed): "4.1 ms/op: query 1.2, storage 1.0, …".
+ */
+export function cpuPerOp(before: Map<string, number>, after: Map<string, number>, ops: number, unit = "file"): string {
+  if (ops <= 0) return "";
+  const role = (l: string) => (l.startsWith("storage-") ? "storage" : l.replace(/-\d+$/, ""));
+  const by = new Map<string, number>();
+  for (const [l, t] of after) {
+    if (l === MACHINE) continue;
+    const ms = ((t - (before.get(l) ?? 0)) / TICKS_PER_S) * 1000;
+    by.set(role(l), (by.get(role(l)) ?? 0) + ms);
+  }
+  const total = [...by.values()].reduce((a, b) => a + b, 0);
+  const parts = [...by].filter(([, ms]) => ms / ops >= 0.05).sort((a, b) => b[1] - a[1]).map(([r, ms]) => `${r} ${(ms / ops).toFixed(1)}`);
+  return `${(total / ops).toFixed(1)} ms CPU/${unit}: ${parts.join(", ")}`;
+}

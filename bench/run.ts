@@ -12,8 +12,10 @@ import { MogileClient } from "../protocol/client.ts";
 import { streams, consumers } from "../protocol/subjects.ts";
 import { readText } from "../protocol/http.ts";
 import { MiB, pattern, log, fmt, mib, until, runPool, patternStream, consumeChecked, table, type PoolResult } from "./util.ts";
-import { rssSampler, cpuSnapshot, cpuReport } from "./procs.ts";
+import { rssSampler, cpuSnapshot, cpuReport, cpuPerOp } from "./procs.ts";
 import { randomBytes } from "node:crypto";
+import { classicBench } from "./classic.ts";
+import { scaleBench } from "./scale.ts";
 import { signQuery, verifyQuery } from "../actors/runtime/urlsign.ts";
 
 const QUICK = process.env.MOGILE_BENCH_QUICK === "1";
@@ -23,6 +25,14 @@ const BIG = QUICK ? 64 * MiB : 1024 * MiB;
 const WAIT_MS = 300_000;
 const DOMAIN = "bench";
 const SMALL = pattern.subarray(0, 4096);
+/** `--files N` (or MOGILE_BENCH_FILES): the scale run instead of the usual phases */
+const SCALE = (() => {
+  const i = process.argv.indexOf("--files");
+  const v = i >= 0 ? process.argv[i + 1] : process.env.MOGILE_BENCH_FILES;
+  const n = Number(v ?? 0);
+  if (v !== undefined && !(Number.isSafeInteger(n) && n >= 10_000)) throw new Error(`--files wants a whole number of at least 10000, not ${v}`);
+  return n;
+})();
 const envCount = (name: string) => Math.max(1, Number(process.env[name] ?? 1) || 1);
 
 const dataDir = mkdtempSync(path.join(tmpdir(), "mogile-bench-"));
@@ -52,6 +62,11 @@ async function main(): Promise<void> {
   const cl = (cluster = await startCluster({ dataDir, logs: "files", counts }));
   const c = (client = await cl.connectClient("operator", "bench"));
   await cl.ready(c, 60_000);
+  if (SCALE) {
+    rows.push(...(await scaleBench(cl, c, SCALE, PHASE_MS, SMALL)));
+    process.stdout.write(`\nmogile scale bench: ${fmt(SCALE)} file records\n\n${table(rows)}\n`);
+    return;
+  }
   await c.createDomain(DOMAIN);
   await securityCost(cl);
   const jsm = await jetstreamManager(c.nc);
@@ -61,7 +76,9 @@ async function main(): Promise<void> {
   const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     const [before, t0] = [cpuSnapshot(dataDir, labels), performance.now()];
     const out = await fn();
-    cpuLines.push(`${name}: ${cpuReport(before, cpuSnapshot(dataDir, labels), (performance.now() - t0) / 1000)}`);
+    const after = cpuSnapshot(dataDir, labels);
+    const ops = (out as { ops?: unknown })?.ops;
+    cpuLines.push(`${name}: ${cpuReport(before, after, (performance.now() - t0) / 1000)}${typeof ops === "number" ? `\n    ${cpuPerOp(before, after, ops, "op")}` : ""}`);
     log(`cpu ${cpuLines.at(-1)}`);
     return out;
   };
@@ -101,6 +118,17 @@ async function main(): Promise<void> {
     }));
     rows.push([`get_paths, ${conc} client${conc > 1 ? "s" : ""}`, `${fmt(rate(r))} /s`, conc === 8 ? "4,600 /s" : "", errNote(r)]);
   }
+
+  // 2b. delete rate through the SDK (the deleter removes the bytes later)
+  for (const conc of [1, 8]) {
+    const mine = stored.filter((k) => k.startsWith(`s${conc}/`));
+    const r = await phase(`delete c=${conc}`, () => runPool({ concurrency: conc, durationMs: PHASE_MS, maxOps: mine.length }, (i) => c.rpc("delete", { domain: DOMAIN, key: mine[i] })));
+    rows.push([`delete, ${conc} client${conc > 1 ? "s" : ""}`, `${fmt(rate(r))} /s`, "", errNote(r)]);
+  }
+
+  // 2c. the classic MogileFS protocol, as MogileFS::Client uses it
+  log("classic protocol: store, get_paths, delete at 1 and 8 clients ...");
+  await classicBench({ port: cl.legacyPort, domain: DOMAIN, body: SMALL, phaseMs: PHASE_MS, rows, phase });
 
   // 3. replication of a burst
   log(`replication burst: storing ${BURST} files at concurrency 32 ...`);

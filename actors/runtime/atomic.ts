@@ -24,7 +24,7 @@
 import type {
   Collection, Document, Filter, UpdateFilter, UpdateOptions, UpdateResult, FindOptions, CountDocumentsOptions,
   InsertOneOptions, OptionalUnlessRequiredId, FindOneAndUpdateOptions, WithId, DeleteResult, IndexSpecification,
-  CreateIndexesOptions, DistinctOptions, AggregateOptions,
+  CreateIndexesOptions, DistinctOptions, AggregateOptions, BulkWriteOptions,
 } from "mongodb";
 import { randomBytes } from "node:crypto";
 
@@ -143,6 +143,10 @@ export class GuardedCollection<T extends Document> {
   createIndex(spec: IndexSpecification, options?: CreateIndexesOptions) { return this.raw.createIndex(spec, options); }
 
   // ---- writes ----
+  /** many new documents in one call (bulk loads): each gets its incarnation; no retry on duplicates */
+  insertMany(docs: OptionalUnlessRequiredId<T>[], options?: BulkWriteOptions) {
+    return this.raw.insertMany(docs.map((d) => ({ ...d, [INC]: incarnation() }) as OptionalUnlessRequiredId<T>), options);
+  }
   async insertOne(doc: OptionalUnlessRequiredId<T>, options?: InsertOneOptions) {
     const withInc = { ...doc, [INC]: incarnation() } as OptionalUnlessRequiredId<T>;
     for (let attempt = 1; ; attempt++) {
