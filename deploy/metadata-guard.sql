@@ -47,13 +47,6 @@ BEGIN
   SELECT c.relname INTO name FROM pg_class c WHERE c.oid = rel AND c.relkind IN ('r', 'p');
   IF name IS NULL OR name LIKE '\_ferretdb\_%' THEN RETURN; END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = rel AND attname = '_jsonb' AND NOT attisdropped) THEN RETURN; END IF;
-  -- FerretDB pushes an equality filter down as `_jsonb->'field' @> value`, which its own btree
-  -- indexes cannot serve (every `{fid: N}` lookup was a scan of the whole table): GIN indexes on
-  -- the fields looked up by equality outside _id (fid: delete, rename, the deleter; devids: drain,
-  -- fsck; domain) make those lookups independent of the number of files
-  EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s USING gin ((_jsonb->''fid''))', name || '_mogile_fid', rel::regclass);
-  EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s USING gin ((_jsonb->''devids''))', name || '_mogile_devids', rel::regclass);
-  EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s USING gin ((_jsonb->''domain''))', name || '_mogile_domain', rel::regclass);
   IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND tgname = 'mogile_guard') THEN RETURN; END IF;
   EXECUTE format('CREATE TRIGGER mogile_guard BEFORE UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION public.mogile_guard()', rel::regclass);
 END $$;

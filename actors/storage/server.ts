@@ -152,8 +152,11 @@ export function createFileServer(fs: FileStore, log: Logger, o: FileServerOption
         if (grant.maxLength !== undefined && expected !== undefined && expected > grant.maxLength) {
           return forbid(413, `body of ${expected} bytes is longer than the ${grant.maxLength} this URL allows`);
         }
-        // cheap early refusal; the link() in writeDurably is what guarantees it
-        if (await stat(target.file).then(() => true, () => false)) return forbid(409, "conflict: this fid is stored here already; a PUT never replaces it");
+        // an early refusal before a big body is read; the link() in writeDurably is what
+        // guarantees it (and all a small body needs: a stat per file costs more than it saves)
+        if (!(expected !== undefined && expected <= SMALL_BODY) && await stat(target.file).then(() => true, () => false)) {
+          return forbid(409, "conflict: this fid is stored here already; a PUT never replaces it");
+        }
         // the digest is computed only when asked (classes with a hashtype): x-mogile-hashtype: SHA-256
         const asked = req.headers["x-mogile-hashtype"];
         const alg = typeof asked === "string" && asked !== "" && asked !== "NONE" ? asked : undefined;

@@ -127,7 +127,7 @@ export async function createClose(ctx: QueryContext, a: Parsed<"create_close">):
   );
   if (old && old.fid !== a.fid) {
     // the key now names the new fid; the old version's bytes go (unless another key names it)
-    await releaseFid(ctx, old.fid, old.devids, "replaced");
+    await releaseFid(ctx, old.fid, old.devids, "replaced", { check: false });
   } else if (old && old.fid === a.fid) {
     // the same fid closed twice (its upload record came back after a crash): the copies already
     // recorded are still there; keep them recorded

@@ -12,6 +12,6 @@ export async function deleteFile(ctx: QueryContext, a: Parsed<"delete">): Promis
     throw new MogileError("unknown_key", `unknown key ${a.key} in domain ${a.domain}`);
   }
   ctx.fileChanged(a.domain, a.key, doc.fid);
-  await releaseFid(ctx, doc.fid, doc.devids, "delete");
+  await releaseFid(ctx, doc.fid, doc.devids, "delete", { check: false });
   return {};
 }

@@ -48,9 +48,12 @@ export async function fileByKey(ctx: QueryContext, domain: string, key: string):
 
 /**
  * Queue a fid's bytes for deletion unless another key still names it (a rename interrupted
- * between its insert and its delete leaves the fid under two keys for a moment).
+ * between its insert and its delete leaves the fid under two keys for a moment). The deleter
+ * checks that again when the job runs, and is what keeps such bytes: `check: false` (a delete,
+ * an overwrite: the key that named the fid is gone, so another naming it is rare) saves a lookup
+ * on the hot path; a rename, whose fid is normally still named, checks first.
  */
-export async function releaseFid(ctx: QueryContext, fid: number, devids: number[], reason: string): Promise<void> {
-  if (await ctx.store.files.findOne({ fid }, { projection: { _id: 1 } })) return;
+export async function releaseFid(ctx: QueryContext, fid: number, devids: number[], reason: string, o: { check?: boolean } = {}): Promise<void> {
+  if (o.check !== false && await ctx.store.files.findOne({ fid }, { projection: { _id: 1 } })) return;
   await ctx.enqueueDelete({ fid, devids, reason });
 }
