@@ -6,7 +6,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { randomBytes, createHash } from "node:crypto";
-import { mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { startTestCluster, type TestCluster } from "./helpers/cluster.ts";
@@ -176,6 +176,32 @@ t("chain - a hop that refuses (the fid is there already) leaves the local copy o
   const held = await httpRequest(there, { method: "HEAD", timeoutMs: 5_000 });
   held.resume();
   assert.is(held.statusCode, 200, "the copy the hop held stays");
+});
+
+t("chain - a PUT whose local write fails answers the error and leaves no copy down the chain", async ({ tc }) => {
+  const body = randomBytes(3000);
+  const open = await tc.client.rpc("create_open", { domain: D, key: "local-fails", class: "two", size: body.length });
+  const [hop] = parseChain(new URL(open.path).searchParams.get("c")!)!;
+  // the entry device cannot take the file: a plain file sits where its fid directory goes
+  const entry = tc.cluster.storage.find((s) => s.devids.includes(open.devid))!;
+  const dir = path.dirname(path.join(entry.root, new URL(open.path).pathname));
+  const aside = `${dir}.aside`;
+  const had = existsSync(dir);
+  if (had) renameSync(dir, aside);
+  else mkdirSync(path.dirname(dir), { recursive: true });
+  writeFileSync(dir, "in the way");
+  try {
+    const res = await httpRequest(open.path, { method: "PUT", body, timeoutMs: 10_000 });
+    const text = await readText(res);
+    assert.ok(res.statusCode! >= 500, `PUT answered ${res.statusCode} ${text}`);
+    // the failure is answered only once the copy made down the chain is gone again
+    const head = await httpRequest(hopUrlOf(hop, open.fid), { method: "HEAD", timeoutMs: 5_000 });
+    head.resume();
+    assert.is(head.statusCode, 404, "no copy left down the chain");
+  } finally {
+    rmSync(dir, { force: true });
+    if (had) renameSync(aside, dir);
+  }
 });
 
 t.run();

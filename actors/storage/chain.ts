@@ -42,7 +42,7 @@ export async function storeAndForward(fs: FileStore, key: Buffer, log: Logger, r
     try {
       written = await fs.writeDurably(p.file, body, p.expected, p.digest, p.opts);
     } catch (err) {
-      void undo(downstream, p, log);
+      await undo(downstream, p, log);
       throw err;
     }
   } else {
@@ -54,7 +54,7 @@ export async function storeAndForward(fs: FileStore, key: Buffer, log: Logger, r
       written = await fs.writeDurably(p.file, t.local, p.expected, p.digest, p.opts);
     } catch (err) {
       t.dropRemote();
-      void undo(downstream, p, log);
+      await undo(downstream, p, log);
       throw err;
     }
   }
@@ -86,7 +86,10 @@ async function forward(url: string, body: Buffer | Readable, headers: Record<str
   }
 }
 
-/** After a failed local write: the copies made downstream go too (no one will record them). */
+/**
+ * After a failed local write: the copies made downstream go too (no one will record them), before
+ * the failure is answered, so a client that sees it finds nothing left behind.
+ */
 async function undo(downstream: Promise<Downstream>, p: ChainPut, log: Logger): Promise<void> {
   const d = await downstream;
   if (d.error === null && d.copies.length) await removeCopies(d.copies, p, log);
