@@ -11,7 +11,7 @@ const onOff = (v: string): boolean => {
   throw new InvalidArgumentError("expected on or off");
 };
 
-interface ClassOptions { mindevcount?: number; replpolicy?: string; hashtype?: HashType }
+interface ClassOptions { mindevcount?: number; replpolicy?: string; hashtype?: HashType; asyncCopies?: boolean }
 
 export function domainCommand(): Command {
   const domain = new Command("domain").description("namespaces of keys (mogadm domain)");
@@ -62,11 +62,13 @@ export function domainCommand(): Command {
 const classOptions = (cmd: Command, mindevcountHelp: string) => cmd
   .option("--mindevcount <n>", mindevcountHelp, int(1))
   .option("--replpolicy <policy>", "MultipleHosts() or MultipleDevices(N)")
-  .option("--hashtype <type>", `checksum kept for files: ${HASH_TYPES.join(", ")}`, oneOf(HASH_TYPES));
+  .option("--hashtype <type>", `checksum kept for files: ${HASH_TYPES.join(", ")}`, oneOf(HASH_TYPES))
+  .option("--async-copies <on|off>", "on: acknowledge after the first copy and let the replicator make the others (MogileFS); off (default): every copy is written before the ack", onOff);
 
 const optional = (o: ClassOptions) => ({
   ...(o.replpolicy !== undefined && { replpolicy: o.replpolicy }),
   ...(o.hashtype !== undefined && { hashtype: o.hashtype }),
+  ...(o.asyncCopies !== undefined && { async_copies: o.asyncCopies }),
 });
 
 export function classCommand(): Command {
