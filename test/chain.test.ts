@@ -141,8 +141,10 @@ t("chain - an async_copies class is acknowledged after one copy, and the replica
 });
 
 t("chain - a hop that cannot be reached costs only its copy: the PUT succeeds with the local one and the replicator makes the rest", async ({ tc, key }) => {
-  const body = randomBytes(4096);
-  const open = await tc.client.rpc("create_open", { domain: D, key: "broken-hop", class: "two", multi_dest: true, size: body.length });
+  for (const size of [4096, 2 * 1024 * 1024]) {
+  const name = `broken-hop-${size}`;
+  const body = randomBytes(size);
+  const open = await tc.client.rpc("create_open", { domain: D, key: name, class: "two", multi_dest: true, size: body.length });
   const dest = open.dests[0];
   const other = open.dests.find((d) => d.devid !== dest.devid)!.devid;
   // the same grant, but the chain points at a port nothing listens on
@@ -154,10 +156,11 @@ t("chain - a hop that cannot be reached costs only its copy: the PUT succeeds wi
   await readText(res);
   assert.is(res.statusCode, 201);
   assert.is(res.headers["x-mogile-copies"], String(dest.devid), "only the local copy");
-  await tc.client.rpc("create_close", { domain: D, key: "broken-hop", fid: open.fid, devid: dest.devid, path: open.path, size: body.length, receipt: String(res.headers["x-mogile-receipt"]) });
-  assert.equal((await tc.client.fileInfo(D, "broken-hop")).devids, [dest.devid], "the receipt's copy recorded");
-  await until(async () => (await tc.client.fileInfo(D, "broken-hop")).devids!.length === 2, 30_000, "broken-hop: replicated to 2");
-  assert.is(await allCopies(tc, "broken-hop", body), 2);
+  await tc.client.rpc("create_close", { domain: D, key: name, fid: open.fid, devid: dest.devid, path: open.path, size: body.length, receipt: String(res.headers["x-mogile-receipt"]) });
+  assert.equal((await tc.client.fileInfo(D, name)).devids, [dest.devid], "the receipt's copy recorded");
+  await until(async () => (await tc.client.fileInfo(D, name)).devids!.length === 2, 30_000, `${name} replicated to 2`);
+  assert.is(await allCopies(tc, name, body), 2);
+  }
 });
 
 t("chain - a hop that refuses (the fid is there already) leaves the local copy only, and removes nothing it did not write", async ({ tc, key }) => {
@@ -178,9 +181,10 @@ t("chain - a hop that refuses (the fid is there already) leaves the local copy o
   assert.is(held.statusCode, 200, "the copy the hop held stays");
 });
 
-t("chain - a PUT whose local write fails answers the error and leaves no copy down the chain", async ({ tc }) => {
-  const body = randomBytes(3000);
-  const open = await tc.client.rpc("create_open", { domain: D, key: "local-fails", class: "two", size: body.length });
+t("chain - a PUT whose local write fails answers the error at once and leaves no copy down the chain (buffered and streamed bodies)", async ({ tc }) => {
+  for (const size of [3000, 2 * 1024 * 1024]) {
+  const body = randomBytes(size);
+  const open = await tc.client.rpc("create_open", { domain: D, key: `local-fails-${size}`, class: "two", size: body.length });
   const [hop] = parseChain(new URL(open.path).searchParams.get("c")!)!;
   // the entry device cannot take the file: a plain file sits where its fid directory goes
   const entry = tc.cluster.storage.find((s) => s.devids.includes(open.devid))!;
@@ -201,6 +205,7 @@ t("chain - a PUT whose local write fails answers the error and leaves no copy do
   } finally {
     rmSync(dir, { force: true });
     if (had) renameSync(aside, dir);
+  }
   }
 });
 

@@ -7,7 +7,7 @@ import type { IncomingMessage } from "node:http";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { httpRequest, readText, deleteUrl } from "../../protocol/http.ts";
 import { signUrl, clusterSignedUrl, CLUSTER_URL_TTL_SEC } from "../runtime/urlsign.ts";
-import { formatChain, hopUrl, COPIES_HEADER, type Hop } from "../runtime/chain.ts";
+import { formatChain, hopUrl, verifyReceipt, RECEIPT_HEADER, type Hop } from "../runtime/chain.ts";
 import type { Logger } from "../runtime/log.ts";
 import { SMALL_BODY, readSmall, type DigestOptions, type FileStore, type Written, type WriteOptions } from "./files.ts";
 
@@ -20,6 +20,8 @@ export interface ChainPut {
   opts: WriteOptions;
   /** the rest of the chain, the next hop first */
   hops: Hop[];
+  /** the cluster key: signs the hop's URL, checks its receipt */
+  key: Buffer;
 }
 
 /** Store locally and down the chain; resolves with the local result and every device holding a copy. */
@@ -38,7 +40,7 @@ export async function storeAndForward(fs: FileStore, key: Buffer, log: Logger, r
   if (p.expected !== undefined && p.expected <= SMALL_BODY) {
     // small: the body is gathered anyway; sent on and written here at once
     const body = await readSmall(req, p.expected);
-    downstream = forward(url, body, headers, body.length);
+    downstream = forward(url, body, headers, body.length, p, next);
     try {
       written = await fs.writeDurably(p.file, body, p.expected, p.digest, p.opts);
     } catch (err) {
@@ -49,11 +51,13 @@ export async function storeAndForward(fs: FileStore, key: Buffer, log: Logger, r
     // streamed: one reader, two writers, at the pace of the slower; a hop that fails is dropped
     const t = tee(req);
     if (p.expected !== undefined) headers["content-length"] = String(p.expected);
-    downstream = forward(url, t.remote, headers, p.expected).finally(t.dropRemote);
+    downstream = forward(url, t.remote, headers, p.expected, p, next).finally(t.dropRemote);
     try {
       written = await fs.writeDurably(p.file, t.local, p.expected, p.digest, p.opts);
     } catch (err) {
+      // the hop's request is aborted at once (not left to its idle timeout), and the reader stops
       t.dropRemote();
+      t.local.destroy();
       await undo(downstream, p, log);
       throw err;
     }
@@ -63,7 +67,9 @@ export async function storeAndForward(fs: FileStore, key: Buffer, log: Logger, r
   if (d.error === null && written.digest && d.digest && d.digest.toLowerCase() !== written.digest.toLowerCase()) d.error = `digest ${d.digest}, not ${written.digest}`;
   if (d.error !== null) {
     log.warn("chain hop failed; the replicator makes the missing copies", { fid: p.fid, devid: next.devid, err: d.error });
-    if (d.copies.length) void removeCopies(d.copies, p, log);
+    // before answering: a classic create_close checks the chain's copies, and must not find one
+    // that is about to go
+    if (d.copies.length) await removeCopies(d.copies, p, log);
     return { written, copies: [p.devid] };
   }
   return { written, copies: [p.devid, ...d.copies.filter((x) => x !== p.devid)] };
@@ -71,16 +77,23 @@ export async function storeAndForward(fs: FileStore, key: Buffer, log: Logger, r
 
 interface Downstream { error: string | null; copies: number[]; length?: number; digest?: string }
 
-/** PUT to the next hop; never rejects. `copies` are the devices the hop says hold the body. */
-async function forward(url: string, body: Buffer | Readable, headers: Record<string, string>, length: number | undefined): Promise<Downstream> {
+/**
+ * PUT to the next hop; never rejects. `copies` are the devices the hop's own receipt (signed with
+ * the cluster key) says hold the body, limited to this chain's devices.
+ */
+async function forward(url: string, body: Buffer | Readable, headers: Record<string, string>, length: number | undefined, p: ChainPut, next: Hop): Promise<Downstream> {
   try {
-    const res = await httpRequest(url, { method: "PUT", body, headers, timeoutMs: 60_000 });
+    // the hop answers after its fsync (and its own hops): time for that on top of the transfer
+    const timeoutMs = 60_000 + (length === undefined ? 240_000 : Math.ceil(length / 20_000));
+    const res = await httpRequest(url, { method: "PUT", body, headers, timeoutMs });
     const text = await readText(res, 4096);
     if (res.statusCode !== 201) return { error: `${res.statusCode} ${text.trim()}`, copies: [] };
-    const copies = String(res.headers[COPIES_HEADER] ?? "").split(",").map(Number).filter((n) => Number.isSafeInteger(n) && n > 0);
-    const stored = Number(res.headers["x-mogile-length"] ?? length ?? NaN);
-    const digest = res.headers["x-mogile-digest"];
-    return { error: copies.length ? null : "no copies reported", copies, length: stored, ...(typeof digest === "string" ? { digest } : {}) };
+    const receipt = verifyReceipt(p.key, p.fid, String(res.headers[RECEIPT_HEADER] ?? ""));
+    const chained = new Set(p.hops.map((h) => h.devid));
+    if (!receipt || receipt.devids[0] !== next.devid || !receipt.devids.every((d) => chained.has(d))) {
+      return { error: "the hop's receipt does not verify", copies: [] };
+    }
+    return { error: null, copies: receipt.devids, length: receipt.length, ...(receipt.digest ? { digest: receipt.digest } : {}) };
   } catch (err) {
     return { error: (err as Error).message, copies: [] };
   }
@@ -115,9 +128,12 @@ function tee(src: Readable): { local: PassThrough; remote: PassThrough; dropRemo
   const dropRemote = () => {
     if (!remoteOn) return;
     remoteOn = false;
-    remote.destroy();
+    // with an error, so the request carrying it to the hop is aborted (not left to time out)
+    remote.destroy(new Error("chain hop dropped"));
   };
   remote.on("error", dropRemote);
+  // the local writer may not be reading yet when the client aborts: its pipeline sees the error
+  local.on("error", () => {});
   void (async () => {
     try {
       for await (const chunk of src) {

@@ -169,7 +169,7 @@ export function createFileServer(fs: FileStore, log: Logger, o: FileServerOption
         if (!hops) return forbid(400, "malformed chain in the signed URL");
         const { written: w, copies } = await storeAndForward(fs, key, log, req, {
           file: target.file, devid: target.devid, fid: target.fid, expected, digest: alg ? { hash: alg } : undefined,
-          opts: { maxLength: grant.maxLength, protect: grant.protect }, hops: hops.filter((h) => h.devid !== target.devid),
+          opts: { maxLength: grant.maxLength, protect: grant.protect }, hops: hops.filter((h) => h.devid !== target.devid), key,
         });
         // the receipt lets create_close record every copy without calling back to check them
         const receipt = signReceipt(key, target.fid, { devids: copies, length: w.length, ...(w.digest ? { digest: w.digest } : {}) });
