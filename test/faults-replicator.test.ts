@@ -16,7 +16,8 @@ t.before(async (ctx) => {
   ctx.tc = await startTestCluster("faults-repl");
   ctx.store = await metadata(ctx.tc.cluster);
   await ctx.tc.client.createDomain("fr");
-  await ctx.tc.client.createClass("fr", "two", 2);
+  // copies after the ack (MogileFS behaviour): the replicator, not the PUT's chain, makes the second
+  await ctx.tc.client.rpc("create_class", { domain: "fr", class: "two", mindevcount: 2, async_copies: 1 });
 });
 t.after(async (ctx) => { await ctx.store?.close(); await ctx.tc?.stop(); });
 
