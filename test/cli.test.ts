@@ -115,6 +115,13 @@ t("cli - class add, list and modify", async ({ run }) => {
   ok(await run("class", "modify", "photos", "thumbs", "--mindevcount", "2"), "class modify");
   classes = JSON.parse(ok(await run("--json", "class", "list", "photos"), "class list --json")).classes;
   assert.equal(classes.find((c: { class: string }) => c.class === "thumbs")?.mindevcount, 2);
+  // copies after the ack (MogileFS behaviour), and back
+  ok(await run("class", "modify", "photos", "thumbs", "--async-copies", "on"), "class modify --async-copies on");
+  classes = JSON.parse(ok(await run("--json", "class", "list", "photos"), "class list --json")).classes;
+  assert.is(classes.find((c: { class: string }) => c.class === "thumbs")?.async_copies, true);
+  ok(await run("class", "modify", "photos", "thumbs", "--async-copies", "off"), "class modify --async-copies off");
+  classes = JSON.parse(ok(await run("--json", "class", "list", "photos"), "class list --json")).classes;
+  assert.is(classes.find((c: { class: string }) => c.class === "thumbs")?.async_copies, undefined);
 });
 
 t("cli - put a small and an 8 MB file, get them back byte-identical, info, ls and rm", async ({ run, dir, tc }) => {

@@ -194,7 +194,9 @@ t("files - create_close refuses bogus paths and foreign devices", async ({ tc })
   await rpc(tc, "create_domain", { domain: "close" });
   const open = await rpc(tc, "create_open", { domain: "close", key: "k" });
   assert.is(await code(rpc(tc, "create_close", { domain: "close", key: "k", fid: open.fid, devid: open.devid, path: "http://127.0.0.1:1/elsewhere" })), "bogus_args");
-  const other = [1, 2, 3, 4, 5, 6].find((d) => d !== open.devid)!;
+  // a device the upload was not given (neither its destination nor the chain's further copies)
+  const chained = (new URL(open.path).searchParams.get("c") ?? "").split(",").filter(Boolean).map((h) => Number(h.split("@")[0]));
+  const other = [1, 2, 3, 4, 5, 6].find((d) => d !== open.devid && !chained.includes(d))!;
   const otherPath = open.path.replace(fidPath(open.devid, open.fid), fidPath(other, open.fid));
   assert.is(await code(rpc(tc, "create_close", { domain: "close", key: "k", fid: open.fid, devid: other, path: otherPath })), "invalid_destdev");
   assert.is(await code(rpc(tc, "create_close", { domain: "close", key: "k", devid: 1, path: "p" } as never)), "no_fid");
