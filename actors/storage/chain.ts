@@ -25,10 +25,10 @@ export interface ChainPut {
 }
 
 /** Store locally and down the chain; resolves with the local result and every device holding a copy. */
-export async function storeAndForward(fs: FileStore, key: Buffer, log: Logger, req: IncomingMessage, p: ChainPut): Promise<{ written: Written; copies: number[] }> {
+export async function storeAndForward(fs: FileStore, log: Logger, req: IncomingMessage, p: ChainPut): Promise<{ written: Written; copies: number[] }> {
   const [next, ...rest] = p.hops;
   if (!next) return { written: await fs.writeDurably(p.file, req, p.expected, p.digest, p.opts), copies: [p.devid] };
-  const url = signUrl(key, hopUrl(next, p.fid), {
+  const url = signUrl(p.key, hopUrl(next, p.fid), {
     method: "PUT", devid: next.devid, fid: p.fid, expires: Math.floor(Date.now() / 1000) + CLUSTER_URL_TTL_SEC,
     maxLength: p.opts.maxLength, protect: p.opts.protect, ...(rest.length ? { chain: formatChain(rest) } : {}),
   });

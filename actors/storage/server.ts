@@ -167,7 +167,7 @@ export function createFileServer(fs: FileStore, log: Logger, o: FileServerOption
         // chain replication: the devices this body goes on to (signed by the tracker with the URL)
         const hops = grant.chain ? parseChain(grant.chain) : [];
         if (!hops) return forbid(400, "malformed chain in the signed URL");
-        const { written: w, copies } = await storeAndForward(fs, key, log, req, {
+        const { written: w, copies } = await storeAndForward(fs, log, req, {
           file: target.file, devid: target.devid, fid: target.fid, expected, digest: alg ? { hash: alg } : undefined,
           opts: { maxLength: grant.maxLength, protect: grant.protect }, hops: hops.filter((h) => h.devid !== target.devid), key,
         });

@@ -19,7 +19,8 @@ export async function createOpen(ctx: QueryContext, a: Parsed<"create_open">): P
   const policy = parsePolicy(cls.replpolicy);
   const copies = cls.async_copies ? 1 : policyMin(policy, cls.mindevcount);
   const told = ctx.devices.choose(a.multi_dest ? 3 : 1, { size: a.size, distinctHosts: policy.name !== "MultipleDevices" });
-  const chains = told.map((devid) => chainAfter(ctx, devid, policy, copies, a.size ?? 0));
+  const candidates = copies > 1 ? placement(ctx.devices, [], a.size ?? 0) : null;
+  const chains = told.map((devid) => (candidates ? chainAfter(ctx, devid, policy, copies, a.size ?? 0, candidates) : []));
   const devids = [...new Set([...told, ...chains.flat()])];
   if (devids.length === 0) throw new MogileError("no_devices", "no writeable device has room for this file");
   const fid = a.fid ? await claimFid(ctx, a.fid) : await ctx.fids.allocate();
@@ -54,9 +55,7 @@ async function claimFid(ctx: QueryContext, fid: number): Promise<number> {
 }
 
 /** The devices a PUT to `first` passes the body on to, so that together they meet the policy. */
-function chainAfter(ctx: QueryContext, first: number, policy: ReplPolicy, copies: number, size: number): number[] {
-  if (copies <= 1) return [];
-  const { writable, live } = placement(ctx.devices, [], size);
+function chainAfter(ctx: QueryContext, first: number, policy: ReplPolicy, copies: number, size: number, { writable, live }: { writable: Placed[]; live: Placed[] }): number[] {
   const chain = [first];
   while (chain.length < Math.min(copies, MAX_CHAIN + 1)) {
     const on = chain.map((d) => placed(ctx.devices, d)).filter((p): p is Placed => p !== null);
