@@ -88,6 +88,24 @@ u("storage files - two PUTs of one fid racing: link() lets exactly one in, the o
   }
 });
 
+u("storage files - the mode says public or protected whatever the umask (created with it; chmod under a strict umask)", async () => {
+  const root = tempDir("sign-umask");
+  const before = process.umask(0o077);
+  try {
+    await initDevice(root, 1, { create: true });
+    const fs = fileStore(root, [1], new MountTable(root, new Set([1]), 1_000));
+    for (const [fid, protect, body] of [[6, false, randomBytes(100)], [7, true, randomBytes(100)], [8, false, randomBytes(300_000)], [9, true, randomBytes(300_000)]] as const) {
+      const file = path.join(root, fidPath(1, fid));
+      // small bodies as a buffer, large ones streamed: the two write paths
+      await fs.writeDurably(file, body.length > 1000 ? Readable.from([body]) : body, undefined, undefined, { protect });
+      assert.is(statSync(file).mode & 0o777, protect ? 0o640 : 0o644, `fid ${fid} (${protect ? "protected" : "public"}) under umask 077`);
+    }
+  } finally {
+    process.umask(before);
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 u.run();
 
 // ---- against a real cluster ----

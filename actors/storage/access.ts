@@ -1,6 +1,7 @@
 // Who may do what on a fid path: PUT and DELETE need a signed URL; GET and HEAD need one for
 // protected files. A file is marked protected by its mode (other-read bit clear), set explicitly
-// on every write so the umask never decides it: one stat, which reads do anyway, tells.
+// on every write (created with it; chmod only under a umask that would clear a bit) so the umask
+// never decides it: one stat, which reads do anyway, tells.
 import type { IncomingMessage } from "node:http";
 import { verifyQuery, type Verdict } from "../runtime/urlsign.ts";
 

@@ -78,6 +78,7 @@ export class DigestCache {
 
 export function fileStore(root: string, devids: number[], mounts: MountTable): FileStore {
   const devs = new Set(devids);
+  readUmask();
   const madeDirs = new Set<string>();
   const digests = new DigestCache();
   return {
@@ -134,7 +135,7 @@ export function fileStore(root: string, devids: number[], mounts: MountTable): F
         }
         if (expectedLength !== undefined && expectedLength <= SMALL_BODY) return writeBuffer(await readSmall(src, expectedLength), tmp, file, hash, check, opts);
         // flush: the descriptor is fsynced before close, and pipeline resolves only after close
-        const ws = createWriteStream(tmp, { flush: true, highWaterMark: 1 << 20 });
+        const ws = createWriteStream(tmp, { flush: true, highWaterMark: 1 << 20, mode: modeOf(opts) });
         try {
           if (hash || max !== Infinity) {
             let n = 0;
@@ -204,7 +205,7 @@ async function writeBuffer(body: Buffer, tmp: string, file: string, hash: Hash |
   const n = body.length;
   hash?.update(body);
   const digest = check(); // before anything touches the disk
-  const fh = await open(tmp, "w");
+  const fh = await open(tmp, "w", modeOf(opts));
   try {
     await fh.writeFile(body);
     await fh.sync();
@@ -223,15 +224,25 @@ async function writeBuffer(body: Buffer, tmp: string, file: string, hash: Hash |
   return { length: n, digest };
 }
 
+const modeOf = (opts: WriteOptions) => (opts.protect ? PROTECTED_MODE : PUBLIC_MODE);
+
+/** the process umask, read without the deprecated getter (set and put back at once) when a store opens */
+let umask = 0o022;
+function readUmask(): void {
+  umask = process.umask(0o022);
+  process.umask(umask);
+}
+
 /**
  * Give a written, fsynced temp file the fid's name, only after the fsync, so a crash never exposes
- * a partial file under it. The mode says whether reads need a signed URL (set explicitly: the
- * umask must not decide). Without `replace`, link() refuses an existing file atomically (EEXIST):
- * a fid's bytes are written once; a crash between link and unlink leaves a temp file the next
- * start sweeps away.
+ * a partial file under it. The mode says whether reads need a signed URL: temp files are created
+ * with it, and chmod()ed only when the umask would have cleared one of its bits (the storage agent
+ * sets its umask to 022, so that costs nothing per file; the umask never decides the mode).
+ * Without `replace`, link() refuses an existing file atomically (EEXIST): a fid's bytes are written
+ * once; a crash between link and unlink leaves a temp file the next start sweeps away.
  */
 async function place(tmp: string, file: string, opts: WriteOptions): Promise<void> {
-  await chmod(tmp, opts.protect ? PROTECTED_MODE : PUBLIC_MODE);
+  if ((umask & modeOf(opts)) !== 0) await chmod(tmp, modeOf(opts));
   if (opts.replace) {
     await rename(tmp, file);
   } else {

@@ -62,6 +62,9 @@ export async function start(ctx: ActorContext) {
     if (m.mounted) log.info("device mounted", { devid });
     else log.warn("device not mounted: neither written nor read until its marker is back", { devid, reason: m.reason });
   });
+  // fid files are created with their final mode (0644, or 0640 when protected); a umask of 022
+  // keeps both, so no chmod per file is needed (files.ts still chmods under a stricter umask)
+  process.umask(0o022);
   const fs = fileStore(root, cfg.MOGILE_STORAGE_DEVICES, mounts);
   for (const devid of cfg.MOGILE_STORAGE_DEVICES) await mounts.check(devid);
   await sweepTempFiles(root, log);
