@@ -3,6 +3,10 @@
 // MogileFS::NewHTTPFile does, create_close), get_paths with and without the size check, delete —
 // at 1 and 8 clients, next to MogileFS 2.73 measured on this machine with the Perl client.
 import http from "node:http";
+import path from "node:path";
+import { execFileSync, spawnSync } from "node:child_process";
+import { closeSync, createReadStream, openSync, rmSync, writeSync } from "node:fs";
+import { randomFillSync } from "node:crypto";
 import { Tracker } from "../test/helpers/tracker.ts";
 import { fmt, runPool, type PoolResult } from "./util.ts";
 
@@ -91,3 +95,87 @@ export async function classicBench(o: ClassicOptions): Promise<void> {
     } finally { pool.close(); }
   }
 }
+
+/** MogileFS 2.73 and mogstored on this machine, 256 MiB through the classic client (issue 9), MB/s */
+const MOGILEFS_BIG = { put: "810–1,338", get: "1,528–1,886" };
+
+export interface ClassicBigOptions {
+  port: number;
+  domain: string;
+  /** bytes of the one big file (256 MiB in a full run) */
+  size: number;
+  dir: string;
+  rows: string[][];
+  log: (s: string) => void;
+}
+
+/**
+ * A big file the way a MogileFS::Client app moves one: create_open with the size, one streamed PUT
+ * to the first path, create_close; then the path fetched with curl to /dev/null (as mogstored was
+ * measured) and read whole into memory (`get_file_data`). Next to it, the disk's own rate for the
+ * same bytes written and fsynced (`dd conv=fsync`): every copy we acknowledge is fsynced, so that
+ * rate bounds a PUT, and MogileFS's figure (page cache, no fsync) is not reachable by a durable one.
+ */
+export async function classicBigBench(o: ClassicBigOptions): Promise<void> {
+  const src = path.join(o.dir, "big-classic.bin");
+  const fd = openSync(src, "w");
+  try {
+    const chunk = Buffer.allocUnsafe(8 << 20);
+    for (let n = 0; n < o.size; n += chunk.length) { randomFillSync(chunk); writeSync(fd, chunk, 0, Math.min(chunk.length, o.size - n)); }
+  } finally { closeSync(fd); }
+  const mb = (s: number) => o.size / 1e6 / s;
+  const label = `${Math.round(o.size / (1 << 20))} MiB`;
+  try {
+    const dd = spawnSync("dd", [`if=${src}`, `of=${src}.dd`, "bs=1M", "conv=fsync"], { encoding: "utf8" }).stderr ?? "";
+    rmSync(`${src}.dd`, { force: true });
+    const t = await Tracker.connect(o.port);
+    try {
+      await t.ok("create_class", { domain: o.domain, class: "big-async", mindevcount: 2, async_copies: 1 }).catch(() => {});
+      // default class: both copies written (chain) and fsynced before the answer; big-async: the ack
+      // after the first fsynced copy, the second made by the replicator (MogileFS's way)
+      for (const cls of ["default", "big-async"]) {
+        const times: number[] = [];
+        for (let round = 0; round < 2; round++) {
+          const key = `big-classic/${cls}/${round}`;
+          const open = await t.ok("create_open", { domain: o.domain, key, class: cls, multi_dest: 1, size: o.size });
+          const t0 = performance.now();
+          const status = await new Promise<number>((resolve, reject) => {
+            const req = http.request(open.path_1, { method: "PUT", headers: { "content-length": o.size } }, (res) => { res.resume(); res.on("end", () => resolve(res.statusCode ?? 0)); });
+            req.on("error", reject);
+            createReadStream(src, { highWaterMark: 1 << 20 }).on("error", reject).pipe(req);
+          });
+          if (status !== 201) throw new Error(`big PUT answered ${status}`);
+          await t.ok("create_close", { domain: o.domain, key, class: cls, fid: open.fid, devid: open.devid_1, path: open.path_1, size: o.size });
+          times.push((performance.now() - t0) / 1000);
+          await t.ok("delete", { domain: o.domain, key: `big-classic/${cls}/${round - 1}` }).catch(() => {});
+        }
+        o.rows.push([`classic PUT ${label}, ${cls === "default" ? "2 copies fsynced before the ack" : "ack after 1 fsynced copy (async_copies)"}`, `${fmt(mb(Math.min(...times)))} MB/s`, `${MOGILEFS_BIG.put} MB/s (1 copy, not fsynced)`, `best of 2 (${times.map((s) => fmt(mb(s))).join(", ")}); disk with fsync: ${ddRate(dd)}`]);
+      }
+      const p = await t.ok("get_paths", { domain: o.domain, key: "big-classic/default/1", noverify: 1 });
+      const curl: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const out = execFileSync("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download} %{time_total}", p.path1]).toString().split(" ");
+        if (out[0] !== "200" || Number(out[1]) !== o.size) throw new Error(`curl GET: ${out.join(" ")}`);
+        curl.push(Number(out[2]));
+      }
+      o.rows.push([`classic storage GET ${label} (curl to /dev/null)`, `${fmt(mb(Math.min(...curl)))} MB/s`, `${MOGILEFS_BIG.get} MB/s (mogstored)`, `best of 3 (${curl.map((s) => fmt(mb(s))).join(", ")})`]);
+      const data: number[] = [];
+      for (let i = 0; i < 2; i++) {
+        const t0 = performance.now();
+        const body = await new Promise<Buffer>((resolve, reject) => {
+          http.get(p.path1, (res) => { const parts: Buffer[] = []; res.on("data", (c: Buffer) => parts.push(c)); res.on("end", () => resolve(Buffer.concat(parts))); res.on("error", reject); }).on("error", reject);
+        });
+        if (body.length !== o.size) throw new Error(`get_file_data got ${body.length} bytes`);
+        data.push((performance.now() - t0) / 1000);
+      }
+      o.rows.push([`classic get_file_data ${label} (whole file into memory)`, `${fmt(mb(Math.min(...data)))} MB/s`, "", `best of 2 (${data.map((s) => fmt(mb(s))).join(", ")})`]);
+      await t.ok("delete", { domain: o.domain, key: "big-classic/default/1" }).catch(() => {});
+      await t.ok("delete", { domain: o.domain, key: "big-classic/big-async/1" }).catch(() => {});
+    } finally { t.close(); }
+  } finally {
+    rmSync(src, { force: true });
+  }
+}
+
+/** dd's "… copied, 0.62 s, 428 MB/s" → "428 MB/s" */
+const ddRate = (stderr: string) => /,\s*([\d.,]+\s*[MG]B\/s)\s*$/m.exec(stderr.trim())?.[1] ?? "?";

@@ -14,7 +14,7 @@ import { readText } from "../protocol/http.ts";
 import { MiB, pattern, log, fmt, mib, until, runPool, patternStream, consumeChecked, table, type PoolResult } from "./util.ts";
 import { rssSampler, cpuSnapshot, cpuReport, cpuPerOp } from "./procs.ts";
 import { randomBytes } from "node:crypto";
-import { classicBench } from "./classic.ts";
+import { classicBench, classicBigBench } from "./classic.ts";
 import { scaleBench } from "./scale.ts";
 import { signQuery, verifyQuery } from "../actors/runtime/urlsign.ts";
 
@@ -129,6 +129,8 @@ async function main(): Promise<void> {
   // 2c. the classic MogileFS protocol, as MogileFS::Client uses it
   log("classic protocol: store, get_paths, delete at 1 and 8 clients ...");
   await classicBench({ port: cl.legacyPort, domain: DOMAIN, body: SMALL, phaseMs: PHASE_MS, rows, phase });
+  log("classic big file: streamed PUT, curl GET, get_file_data ...");
+  await classicBigBench({ port: cl.legacyPort, domain: DOMAIN, size: QUICK ? 64 * MiB : 256 * MiB, dir: dataDir, rows, log });
 
   // 3. replication of a burst
   log(`replication burst: storing ${BURST} files at concurrency 32 ...`);
