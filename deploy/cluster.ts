@@ -17,8 +17,8 @@ import { ensureAdminKey } from "./admin-key.ts";
 import { clusterKey } from "../actors/runtime/secrets.ts";
 import { storageUser, userSeedFile, writeNatsAuth } from "./natsauth.ts";
 
-export type Role = "query" | "replicator" | "deleter" | "monitor" | "reaper" | "gateway" | "legacy" | "fsck";
-export const ROLES: Role[] = ["query", "replicator", "deleter", "monitor", "reaper", "gateway", "legacy", "fsck"];
+export type Role = "query" | "replicator" | "deleter" | "monitor" | "reaper" | "gateway" | "legacy" | "fsck" | "s3";
+export const ROLES: Role[] = ["query", "replicator", "deleter", "monitor", "reaper", "gateway", "legacy", "fsck", "s3"];
 
 export interface ClusterOptions {
   dataDir: string;
@@ -29,6 +29,8 @@ export interface ClusterOptions {
   httpPort?: number;
   /** the classic MogileFS tracker port (legacy actor) */
   legacyPort?: number;
+  /** the S3 API port (s3 actor) */
+  s3Port?: number;
   storageBasePort?: number;
   hosts?: number;
   devicesPerHost?: number;
@@ -58,6 +60,8 @@ export class Cluster {
   adminKeyProblem: string | null = null;
   /** the classic MogileFS tracker protocol port (0 until the legacy actor is started) */
   legacyPort = 0;
+  /** the S3 API's URL (empty until the s3 actor is started) */
+  s3Url = "";
   db = "mogile";
   storage: StorageHost[] = [];
   actors: ActorProc[] = [];
@@ -146,7 +150,7 @@ export class Cluster {
     }
     await meta.afterBootstrap(this.db);
 
-    const counts = { query: 1, replicator: 1, deleter: 1, monitor: 1, reaper: 1, gateway: 1, legacy: 1, fsck: 1, ...o.counts };
+    const counts = { query: 1, replicator: 1, deleter: 1, monitor: 1, reaper: 1, gateway: 1, legacy: 1, fsck: 1, s3: 1, ...o.counts };
     const started: Promise<unknown>[] = [];
     for (const role of ROLES) for (let i = 0; i < counts[role]; i++) started.push(this.spawnActor(role));
     const hosts = o.hosts ?? 3;
@@ -258,7 +262,14 @@ export class Cluster {
       extra.MOGILE_LEGACY_PORT = String(port);
       this.legacyPort = port;
     }
+    if (role === "s3") {
+      const port = this.opts.s3Port ?? (await freePort());
+      if (this.opts.s3Port) await assertPortFree(port, "s3");
+      extra.MOGILE_S3_PORT = String(port);
+      this.s3Url = `${this.scheme}://127.0.0.1:${port}`;
+    }
     const proc = this.spawn(role, instance, extra);
+    if (role === "s3") await waitForPort(Number(extra.MOGILE_S3_PORT), 30_000, "s3", proc);
     if (role === "gateway") await waitForPort(Number(extra.MOGILE_HTTP_PORT), 30_000, "gateway", proc);
     if (role === "legacy") await waitForPort(Number(extra.MOGILE_LEGACY_PORT), 30_000, "legacy", proc);
     const a = { role, instance, proc };

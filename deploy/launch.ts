@@ -1,6 +1,6 @@
 // `npm start`: a complete single-machine cluster in the foreground; Ctrl-C stops it cleanly.
 // Usage: tsx deploy/launch.ts [--query N] [--replicator N] [--deleter N] [--monitor N] [--reaper N]
-//                             [--gateway N] [--legacy N] [--fsck N] [--hosts N] [--devices-per-host N]
+//                             [--gateway N] [--legacy N] [--fsck N] [--s3 N] [--hosts N] [--devices-per-host N]
 import { parseArgs } from "node:util";
 import path from "node:path";
 import { mkdirSync } from "node:fs";
@@ -10,14 +10,14 @@ import { MogileClient } from "../protocol/client.ts";
 const count = { type: "string" } as const;
 const { values } = parseArgs({
   options: {
-    query: count, replicator: count, deleter: count, monitor: count, reaper: count, gateway: count, legacy: count, fsck: count,
+    query: count, replicator: count, deleter: count, monitor: count, reaper: count, gateway: count, legacy: count, fsck: count, s3: count,
     hosts: count, "devices-per-host": count,
     help: { type: "boolean", short: "h" },
   },
 });
 if (values.help) {
-  process.stdout.write(`usage: npm start -- [--query N] [--replicator N] [--deleter N] [--monitor N] [--reaper N] [--legacy N] [--fsck N] [--hosts N] [--devices-per-host N]
-environment: MOGILE_DATA_DIR (./var)  MOGILE_HTTP_PORT (7080)  MOGILE_LEGACY_PORT (7001)  MOGILE_NATS_PORT (4222)  MOGILE_STORAGE_PORT (7500, one per host)
+  process.stdout.write(`usage: npm start -- [--query N] [--replicator N] [--deleter N] [--monitor N] [--reaper N] [--legacy N] [--fsck N] [--s3 N] [--hosts N] [--devices-per-host N]
+environment: MOGILE_DATA_DIR (./var)  MOGILE_HTTP_PORT (7080)  MOGILE_LEGACY_PORT (7001)  MOGILE_S3_PORT (7070)  MOGILE_NATS_PORT (4222)  MOGILE_STORAGE_PORT (7500, one per host)
              MOGILE_MONGO_URL (use an existing MongoDB replica set instead of the embedded FerretDB)
 `);
   process.exit(0);
@@ -30,6 +30,7 @@ const num = (v: string | undefined, dflt: number, name: string) => {
 const counts = Object.fromEntries(ROLES.map((r) => [r, num(values[r], 1, r)])) as Record<Role, number>;
 counts.gateway = Math.min(counts.gateway, 1); // one HTTP port
 counts.legacy = Math.min(counts.legacy, 1); // one classic tracker port
+counts.s3 = Math.min(counts.s3, 1); // one S3 port
 const dataDir = path.resolve(process.env.MOGILE_DATA_DIR ?? "./var");
 mkdirSync(dataDir, { recursive: true });
 const httpPort = Number(process.env.MOGILE_HTTP_PORT ?? 7080);
@@ -42,6 +43,7 @@ const cluster = await startCluster({
   natsPort: Number(process.env.MOGILE_NATS_PORT ?? 4222),
   httpPort,
   legacyPort,
+  s3Port: Number(process.env.MOGILE_S3_PORT ?? 7070),
   storageBasePort: Number(process.env.MOGILE_STORAGE_PORT ?? 7500),
   hosts: num(values.hosts, 3, "hosts"),
   devicesPerHost: num(values["devices-per-host"], 2, "devices-per-host"),
@@ -101,6 +103,11 @@ say(`try:   AUTH="authorization: Bearer $(cat ${keyFile})"`);
 say(`       curl -H "$AUTH" -X POST -H 'content-type: application/json' -d '{"domain":"demo"}' ${url}/v1/domains`);
 say(`       curl -H "$AUTH" -T README.md ${url}/v1/domains/demo/files/docs%2Freadme && curl -H "$AUTH" ${url}/v1/domains/demo/files/docs%2Freadme`);
 say(`       npx mogile key add --domain demo --access write --name my-app    # a key for an app (its secret is shown once)`);
+if (cluster.s3Url) {
+  say(`S3 API at ${cluster.s3Url} (bucket = domain; access key id and secret = a gateway key's, e.g. the admin key's two halves):`);
+  say(`       export AWS_ACCESS_KEY_ID=$(cut -d: -f1 ${keyFile}) AWS_SECRET_ACCESS_KEY=$(cut -d: -f2 ${keyFile}) AWS_DEFAULT_REGION=us-east-1`);
+  say(`       aws --endpoint-url ${cluster.s3Url} s3 cp README.md s3://demo/docs/readme && aws --endpoint-url ${cluster.s3Url} s3 ls s3://demo/docs/`);
+}
 const seeds = path.dirname(cluster.credsFile("ops"));
 say(`NATS users (nkeys, mode 0600) in ${seeds}: app (file commands), admin (every command), ops (read-only), operator (streams)`);
 say(`       the mogile CLI and SDK find them by themselves from this directory (or MOGILE_DATA_DIR=${dataDir})`);

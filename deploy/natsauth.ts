@@ -11,7 +11,7 @@
 //   monitor     reads heartbeats; writes observed device state
 //   reaper      expires uploads (upload bucket), recovers dead devices (recovery bucket, replicate jobs)
 //   fsck        checks files: fetch/list on storage agents, jobs, its lease
-//   gateway, legacy   call any tracker command (they enforce their own access rules)
+//   gateway, legacy, s3   call tracker commands (they enforce their own access rules; legacy and s3 never manage keys)
 //   storage-<hostid>  publishes only its own heartbeats, answers only its own mogile.storage.<hostid>.>
 //   app         file commands only (create_open, get_paths, delete, …)
 //   admin       every tracker command
@@ -24,7 +24,7 @@ import { buckets, consumers, streams, subjects } from "../protocol/subjects.ts";
 import { inboxPrefix, seedFile } from "../protocol/credentials.ts";
 import { ensureSecretsDir, secretsDir, writeSecretOnce } from "./secrets.ts";
 
-export const ACTOR_USERS = ["query", "replicator", "deleter", "monitor", "reaper", "fsck", "gateway", "legacy"] as const;
+export const ACTOR_USERS = ["query", "replicator", "deleter", "monitor", "reaper", "fsck", "gateway", "legacy", "s3"] as const;
 export const PEOPLE_USERS = ["operator", "app", "admin", "ops"] as const;
 export const storageUser = (hostid: number) => `storage-${hostid}`;
 
@@ -94,6 +94,8 @@ function permissions(user: string): Permissions {
     case "reaper": return actor([...JOBS, ...kvWrite(buckets.uploads), ...kvWrite(buckets.leases), ...kvWrite(buckets.recovery), ...kvRead(buckets.deviceState)]);
     case "fsck": return actor([...JOBS, "mogile.storage.*.fetch", "mogile.storage.*.list", ...kvWrite(buckets.leases), ...kvRead(buckets.uploads), ...kvRead(buckets.deviceState)]);
     case "gateway": return { publish: [`${subjects.rpcPrefix}.>`], subscribe: [inbox, EVENTS] };
+    // S3 keys are gateway keys: it looks them up (sealed secrets) but never manages them
+    case "s3": return { publish: [`${subjects.rpcPrefix}.>`], denyPublish: [subjects.rpc("key_add"), subjects.rpc("key_list"), subjects.rpc("key_revoke")], subscribe: [inbox, EVENTS] };
     // the classic protocol has no keys: it never manages or looks up gateway keys
     case "legacy": return { publish: [`${subjects.rpcPrefix}.>`], denyPublish: [subjects.rpc("key_add"), subjects.rpc("key_list"), subjects.rpc("key_revoke"), subjects.rpc("key_lookup")], subscribe: [inbox, EVENTS] };
     default: throw new Error(`no NATS permissions defined for user ${user}`);

@@ -41,6 +41,11 @@ export interface PutOptions {
    * timeout the put fails with `replication_timeout` although the file is stored
    */
   waitReplicated?: boolean | number;
+  /**
+   * metadata kept with the file (see `fileMeta` in schemas.ts); a function is called once the body
+   * is stored (its digest known), just before create_close
+   */
+  meta?: Record<string, string> | (() => Record<string, string> | undefined);
 }
 export interface PutResult { fid: number; key: string; length: number; devid: number; path: string }
 
@@ -57,6 +62,11 @@ export interface GetResult {
   /** set for 206 replies */
   contentRange?: string;
   path: string;
+}
+
+function metaOf(opts: PutOptions): { meta?: Record<string, string> } {
+  const meta = typeof opts.meta === "function" ? opts.meta() : opts.meta;
+  return meta ? { meta } : {};
 }
 
 /** Decodes a tracker reply: service errors carry `{error, message}` in the body. */
@@ -148,6 +158,7 @@ export class MogileClient extends TrackerCommands {
           domain, key, fid: open.fid, devid: dest.devid, path: dest.path, size: size ?? written,
           ...(typeof receipt === "string" ? { receipt } : {}),
           ...(opts.waitReplicated !== undefined ? { wait_replicated: opts.waitReplicated } : {}),
+          ...metaOf(opts),
         });
         return { fid: closed.fid, key, length: closed.length, devid: dest.devid, path: dest.path };
       } catch (err) {

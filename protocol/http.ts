@@ -53,6 +53,11 @@ export function httpRequest(url: string, o: HttpOptions): Promise<IncomingMessag
     if (!o.body) { req.end(); return; }
     if (Buffer.isBuffer(o.body)) { bodyStarted = true; req.end(o.body); return; }
     const src = o.body;
+    // a source that failed (or was destroyed) before we got here would never end: fail at once
+    if (src.destroyed || src.errored) {
+      req.destroy(new HttpError(`upload source failed: ${src.errored?.message ?? "it was destroyed"}`, null, false));
+      return;
+    }
     src.once("data", () => { bodyStarted = true; });
     src.on("error", (err) => req.destroy(new HttpError(`upload source failed: ${err.message}`, null, false)));
     src.pipe(req);

@@ -132,6 +132,15 @@ export const CreateOpen = z.object({
   checksum: checksum.optional(),
   checksumverify: zbool.optional(),
 });
+/**
+ * File metadata kept with a file (mogile addition; the S3 API stores content-type, cache-control,
+ * content-encoding, content-disposition, x-amz-meta-* and the etag here): lowercase names, at most
+ * 64 entries and 8 KiB in all.
+ */
+export const FILE_META_MAX_BYTES = 8192;
+export const fileMeta = z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,127}$/, "metadata names are lowercase letters, digits, dot, dash, underscore"), z.string().max(FILE_META_MAX_BYTES))
+  .refine((m) => Object.keys(m).length <= 64, "at most 64 metadata entries")
+  .refine((m) => Object.entries(m).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0) <= FILE_META_MAX_BYTES, `metadata is limited to ${FILE_META_MAX_BYTES} bytes in all`);
 export const CreateClose = z.object({
   domain: domainName,
   fid: zint(1),
@@ -146,6 +155,8 @@ export const CreateClose = z.object({
    * cluster): the copies it lists are recorded without a check back to the disks
    */
   receipt: z.string().max(1024).optional(),
+  /** mogile addition: metadata kept with the file (replaces the previous version's) */
+  meta: fileMeta.optional(),
   /**
    * mogile addition: return only once the file has this many copies (true or 1 = as many as the
    * class policy wants). On timeout the file is linked all the same: `replication_timeout`.
@@ -163,7 +174,8 @@ export const GetPaths = z.object({
   /** `alt`: URLs use each host's alternate IP */
   zone: z.string().max(32).optional(),
 });
-export const FileInfo = z.object({ domain: domainName, key: keyName, devices: zbool.default(false) });
+/** `meta=1` adds the file's metadata and its creation time (mogile addition) */
+export const FileInfo = z.object({ domain: domainName, key: keyName, devices: zbool.default(false), meta: zbool.default(false) });
 /** fid 0 means "not given" (MogileFS then uses domain + key) */
 export const FileDebug = z.object({ fid: zint(0).optional(), domain: domainName.optional(), key: keyName.optional() });
 export const Delete = z.object({ domain: domainName, key: keyName });
@@ -175,6 +187,8 @@ export const ListKeys = z.object({
   after: z.string().max(255).optional(),
   /** 0 means the default (1000), as in MogileFS */
   limit: zint(0).default(1000).transform((n) => (n === 0 ? 1000 : n)),
+  /** mogile addition: `files` lists each key's length, creation time and etag (the S3 API's listings) */
+  details: zbool.default(false),
 });
 /** `to` is a count (MogileFS quirk), at most 500 */
 export const ListFids = z.object({ from: zint(0).default(0), to: z.coerce.number().int().default(100).transform((n) => (n === 0 ? 100 : n)) });
@@ -226,7 +240,8 @@ export const KeyAdd = z.object({
 export const KeyList = z.object({ domain: domainName.optional(), include_revoked: zbool.default(false) });
 export const KeyRevoke = z.object({ id: keyId });
 /** the gateway's view of one key (scopes and the secret's verifier, never the secret) */
-export const KeyLookup = z.object({ id: keyId });
+/** `sealed=1` adds the secret sealed under the cluster key (the S3 API needs it to check SigV4 signatures) */
+export const KeyLookup = z.object({ id: keyId, sealed: zbool.default(false) });
 
 /** Request schemas by command name: the query actor dispatches through this map. */
 export const requests = {
@@ -292,6 +307,8 @@ export interface Dest { devid: number; path: string }
 /** mogile addition: a domain's access options (false when never set) */
 export interface DomainOptions { signed_get: boolean; anonymous_read: boolean }
 export interface DomainInfo extends DomainOptions { domain: string; classes: ClassInfo[] }
+/** a key in a detailed listing: its length, creation time (ms since epoch) and, when stored, its etag */
+export interface ListedFile { key: string; length: number; mtime: number; etag?: string }
 export interface ClassInfo { class: string; mindevcount: number; replpolicy: string; hashtype: string; /** only when above 1 */ durable_copies?: number; /** only when set */ async_copies?: boolean }
 export interface HostInfo {
   hostid: number; hostname: string; hostip: string; http_port: number; http_get_port: number | null;
@@ -341,7 +358,7 @@ export interface Replies {
   create_open: { fid: number; devid: number; path: string; dev_count: number; dests: Dest[] };
   create_close: { fid: number; key: string; length: number };
   get_paths: { paths: string[]; fid: number; length: number };
-  file_info: { fid: number; domain: string; class: string; key: string; length: number; devcount: number; checksum?: string; devids?: number[] };
+  file_info: { fid: number; domain: string; class: string; key: string; length: number; devcount: number; checksum?: string; devids?: number[]; /** with meta=1 */ meta?: Record<string, string>; /** with meta=1: ms since epoch */ mtime?: number };
   file_debug: {
     fid: number; domain: string | null; key: string | null; class: string | null; length: number | null;
     devids: number[]; devpaths: Record<string, string>; checksum: string;
@@ -351,7 +368,7 @@ export interface Replies {
   delete: Record<string, never>;
   rename: Record<string, never>;
   updateclass: Record<string, never>;
-  list_keys: { keys: string[]; key_count: number; next_after: string };
+  list_keys: { keys: string[]; key_count: number; next_after: string; /** with details=1 */ files?: ListedFile[] };
   list_fids: { fids: FileRow[]; fid_count: number };
   noop: Record<string, never>;
   replicate_now: { count: number };
@@ -390,7 +407,7 @@ export interface Replies {
   key_list: { keys: KeyInfo[] };
   key_revoke: KeyInfo;
   /** `verifier`: HMAC of `<id>:<secret>` under a key derived from the cluster key */
-  key_lookup: { id: string; scopes: KeyScope[]; cluster_admin: boolean; revoked: boolean; verifier: string };
+  key_lookup: { id: string; scopes: KeyScope[]; cluster_admin: boolean; revoked: boolean; verifier: string; /** with sealed=1 */ secret_sealed?: string };
 }
 export type Reply<C extends Command> = Replies[C];
 

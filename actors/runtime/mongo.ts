@@ -40,6 +40,8 @@ export interface FileDoc {
   deleting?: number[];
   /** the delete job holding each fence: `<devid>:<job sequence>:<ms>` */
   fencedBy?: string[];
+  /** what the writer asked to keep with the bytes (the S3 API: content-type, x-amz-meta-*, etag …) */
+  meta?: Record<string, string>;
 }
 export interface HostDoc {
   _id: number; hostname: string; ip: string; port: number; status: HostStateName;

@@ -122,7 +122,8 @@ export async function createClose(ctx: QueryContext, a: Parsed<"create_close">):
   const old = await ctx.store.files.findOneAndUpdate(
     { _id: fileId(a.domain, a.key) },
     // fences of deletes belong to the previous version's fid, not to this one
-    { $set: { fid: a.fid, domain: a.domain, key: a.key, class: cls.class, length, devids, checksum: stored, createdAt: new Date() }, $unset: { deleting: "", fencedBy: "" } },
+    // metadata belongs to a version: a new one without any drops the old one's
+    { $set: { fid: a.fid, domain: a.domain, key: a.key, class: cls.class, length, devids, checksum: stored, createdAt: new Date(), ...(a.meta ? { meta: a.meta } : {}) }, $unset: { deleting: "", fencedBy: "", ...(a.meta ? {} : { meta: "" }) } },
     { upsert: true, returnDocument: "before" },
   );
   if (old && old.fid !== a.fid) {

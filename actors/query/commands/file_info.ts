@@ -11,5 +11,6 @@ export async function fileInfo(ctx: QueryContext, a: Parsed<"file_info">): Promi
     devcount: doc.devids.length,
     ...(cls && cls.hashtype !== "NONE" ? { checksum: doc.checksum ?? "MISSING" } : {}),
     ...(a.devices ? { devids: doc.devids } : {}),
+    ...(a.meta ? { meta: doc.meta ?? {}, mtime: new Date(doc.createdAt).getTime() } : {}),
   };
 }

@@ -1,6 +1,6 @@
 // list_keys: keys of a domain in order, by prefix, after a key, up to a limit (1000 at most).
 import type { QueryContext } from "../context.ts";
-import type { Parsed, Reply } from "../../../protocol/schemas.ts";
+import type { ListedFile, Parsed, Reply } from "../../../protocol/schemas.ts";
 import { MogileError } from "../../../protocol/errors.ts";
 
 export async function listKeys(ctx: QueryContext, a: Parsed<"list_keys">): Promise<Reply<"list_keys">> {
@@ -12,9 +12,15 @@ export async function listKeys(ctx: QueryContext, a: Parsed<"list_keys">): Promi
   if (a.after) range.$gt = a.after;
   const filter = Object.keys(range).length ? { domain: a.domain, key: range } : { domain: a.domain };
   // keys sort by code unit; the prefix test keeps exactly the keys that start with it
-  const docs = await ctx.store.files.find(filter, { projection: { key: 1 } }).sort({ key: 1 }).limit(limit).toArray();
+  const projection = a.details ? { key: 1, length: 1, createdAt: 1, meta: 1 } : { key: 1 };
+  const docs = await ctx.store.files.find(filter, { projection }).sort({ key: 1 }).limit(limit).toArray();
   const keys: string[] = [];
-  for (const d of docs) { if (d.key.startsWith(a.prefix)) keys.push(d.key); else break; }
+  const files: ListedFile[] = [];
+  for (const d of docs) {
+    if (!d.key.startsWith(a.prefix)) break;
+    keys.push(d.key);
+    if (a.details) files.push({ key: d.key, length: d.length, mtime: new Date(d.createdAt).getTime(), ...(d.meta?.etag ? { etag: d.meta.etag } : {}) });
+  }
   if (keys.length === 0) throw new MogileError("none_match");
-  return { keys, key_count: keys.length, next_after: keys[keys.length - 1] };
+  return { keys, key_count: keys.length, next_after: keys[keys.length - 1], ...(a.details ? { files } : {}) };
 }

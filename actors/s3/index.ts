@@ -1,0 +1,45 @@
+// The S3 actor: the S3 API over the same namespace as the classic protocol and the HTTP facade
+// (bucket = domain, key = key, S3 access keys = gateway keys). Reaches the cluster only through NATS
+// and storage HTTP, like the gateway.
+import { actorConfig, httpScheme } from "../runtime/config.ts";
+import { clusterKey } from "../runtime/secrets.ts";
+import { stoppedSignal, type ActorContext, type ActorSpec } from "../runtime/actor.ts";
+import { MogileClient } from "../../protocol/client.ts";
+import { subjects } from "../../protocol/subjects.ts";
+import { S3Keys } from "./auth.ts";
+import { Config, listenS3, s3Handler } from "./server.ts";
+
+export async function start(ctx: ActorContext) {
+  const cfg = actorConfig(Config);
+  const client = await MogileClient.connect({ nc: ctx.nc });
+  const keys = new S3Keys(client, clusterKey(), cfg.MOGILE_S3_KEY_CACHE_MS);
+  // a revoked key is refused at once, not after its cache entry expires
+  const keyEvents = ctx.nc.subscribe(subjects.keysChanged, {
+    callback: (_err, msg) => {
+      let id: unknown;
+      try { id = msg.json<{ id?: unknown }>().id; } catch { /* malformed: forget every key */ }
+      keys.forget(typeof id === "string" ? id : undefined);
+    },
+  });
+  const domainEvents = ctx.nc.subscribe(subjects.namesChanged, { callback: () => keys.forgetDomains() });
+  const server = await listenS3(s3Handler({
+    client, keys, log: ctx.log, region: cfg.MOGILE_S3_REGION, maxObjectBytes: cfg.MOGILE_S3_MAX_OBJECT_BYTES, startedAt: new Date(),
+  }), cfg);
+  ctx.log.info("s3 api listening", { url: `${httpScheme()}://${cfg.MOGILE_S3_HOST}:${cfg.MOGILE_S3_PORT}`, region: cfg.MOGILE_S3_REGION });
+  const { stopped, done } = stoppedSignal();
+  return {
+    stopped,
+    async stop() {
+      keyEvents.unsubscribe();
+      domainEvents.unsubscribe();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 5_000).unref();
+      });
+      done();
+    },
+  };
+}
+
+export const spec: ActorSpec = { role: "s3", mongo: false, jetstream: false, start };

@@ -1,0 +1,291 @@
+// Objects: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects. An object is a mogile file
+// (bucket = domain, key = key); its S3 metadata (content-type and the other stored headers,
+// x-amz-meta-*, the ETag = MD5 of the body) is kept with the file by create_close, so classic
+// MogileFS clients and S3 clients see the same files.
+import { pipeline } from "node:stream/promises";
+import { Transform, type Readable, type TransformCallback } from "node:stream";
+import { createHash, type Hash } from "node:crypto";
+import type { MogileClient } from "../../protocol/client.ts";
+import { MogileError } from "../../protocol/errors.ts";
+import { FILE_META_MAX_BYTES } from "../../protocol/schemas.ts";
+import { S3Error, fromMogile, s3err } from "./errors.ts";
+import { authorize, type S3Keys } from "./auth.ts";
+import { readBody, sendEmpty, sendXml, type S3Request } from "./request.ts";
+import { chunkedDecoder, SigV4Error } from "./sigv4.ts";
+import { doc, el, httpDate, readDeleteObjects, XmlError } from "./xml.ts";
+
+export interface ObjectDeps { client: MogileClient; keys: S3Keys; maxObjectBytes: number }
+
+/** headers S3 stores with an object and returns on GET and HEAD */
+const STORED_HEADERS = ["content-type", "content-encoding", "cache-control", "content-disposition", "content-language", "expires"] as const;
+const USER_META = /^x-amz-meta-([a-z0-9][a-z0-9._-]{0,116})$/;
+const DEFAULT_TYPE = "binary/octet-stream";
+
+/** mogile keys are at most 255 characters (MogileFS's limit); S3's are 1,024 bytes */
+export function checkKey(key: string): void {
+  if (key.length > 255) throw s3err.keyTooLong();
+}
+
+/** The S3 metadata of a PUT, as stored with the file (the etag is added once the body is in). */
+function metaOfRequest(r: S3Request): Record<string, string> {
+  const meta: Record<string, string> = {};
+  for (const h of STORED_HEADERS) {
+    const v = r.req.headers[h];
+    if (typeof v === "string" && v !== "") meta[h] = v;
+  }
+  for (const [name, v] of Object.entries(r.req.headers)) {
+    if (!name.startsWith("x-amz-meta-")) continue;
+    if (!USER_META.test(name)) throw s3err.invalidArgument(`metadata name ${name} is not supported (lowercase letters, digits, dot, dash and underscore)`);
+    meta[name] = Array.isArray(v) ? v.join(",") : String(v ?? "");
+  }
+  const size = Object.entries(meta).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+  if (size > FILE_META_MAX_BYTES - 64) throw new S3Error(400, "MetadataTooLarge", `Your metadata headers exceed the maximum allowed metadata size (${FILE_META_MAX_BYTES - 64} bytes here)`);
+  return meta;
+}
+
+/**
+ * The body's digests, checked before its last bytes are passed on: the storage node never receives
+ * the whole declared length of a body that fails (x-amz-content-sha256, Content-MD5), so it never
+ * stores it, and nothing is linked.
+ */
+export class CheckedBody extends Transform {
+  private md5 = createHash("md5");
+  private sha: Hash | null;
+  private held: Buffer | null = null;
+  md5Hex = "";
+  constructor(private readonly expect: { sha256Hex?: string; md5Base64?: string }) {
+    super();
+    this.sha = expect.sha256Hex ? createHash("sha256") : null;
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.md5.update(chunk);
+    this.sha?.update(chunk);
+    const prev = this.held;
+    this.held = chunk;
+    done(null, prev ?? undefined);
+  }
+  override _flush(done: TransformCallback): void {
+    const md5 = this.md5.digest();
+    this.md5Hex = md5.toString("hex");
+    if (this.expect.md5Base64 !== undefined && md5.toString("base64") !== this.expect.md5Base64) return done(s3err.badDigest());
+    if (this.sha && this.sha.digest("hex") !== this.expect.sha256Hex) {
+      return done(new S3Error(400, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed."));
+    }
+    if (this.held) this.push(this.held);
+    done();
+  }
+}
+
+/** The request body, decoded (aws-chunked) and checked (x-amz-content-sha256, Content-MD5) on the way. */
+function bodyOf(r: S3Request): { stream: Readable; size: number; checker: CheckedBody } {
+  const h = r.req.headers;
+  const md5 = h["content-md5"];
+  if (md5 !== undefined && (typeof md5 !== "string" || Buffer.from(md5, "base64").length !== 16)) throw s3err.invalidDigest();
+  const hash = r.payloadHash;
+  const streaming = hash?.startsWith("STREAMING-") ?? false;
+  const encoding = String(h["content-encoding"] ?? "");
+  const chunked = streaming || encoding.split(",").map((s) => s.trim()).includes("aws-chunked");
+  const declared = chunked ? h["x-amz-decoded-content-length"] : h["content-length"];
+  if (declared === undefined) throw s3err.missingLength();
+  const size = Number(declared);
+  if (!Number.isSafeInteger(size) || size < 0) throw s3err.invalidArgument(`bad length ${String(declared)}`);
+  const checker = new CheckedBody({
+    sha256Hex: hash && /^[0-9a-f]{64}$/.test(hash) ? hash : undefined,
+    md5Base64: typeof md5 === "string" ? md5 : undefined,
+  });
+  let stream: Readable = r.req;
+  if (chunked) {
+    const dec = chunkedDecoder({
+      mode: streaming ? hash! : "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+      decodedLength: size,
+      ...(r.chunkSigning ?? {}),
+    });
+    r.req.on("error", (e) => dec.destroy(e));
+    stream = r.req.pipe(dec);
+  }
+  stream.on("error", (e) => checker.destroy(e));
+  return { stream: stream.pipe(checker), size, checker };
+}
+
+/** a digest or signature failure of the body, if that is why the upload failed */
+function bodyFailure(err: unknown, failed: { err?: Error }): S3Error | null {
+  const e = failed.err ?? err;
+  if (e instanceof S3Error) return e;
+  if (e instanceof SigV4Error) return new S3Error(e.code === "SignatureDoesNotMatch" ? 403 : 400, e.code, e.message);
+  return null;
+}
+
+export async function putObject(d: ObjectDeps, r: S3Request, bucket: string, key: string): Promise<void> {
+  await authorize(d.keys, r.caller, { kind: "bucket", access: "write", bucket });
+  checkKey(key);
+  const meta = metaOfRequest(r);
+  const { stream, size, checker } = bodyOf(r);
+  if (size > d.maxObjectBytes) throw s3err.tooLarge(d.maxObjectBytes);
+  // the first error of the body's decoding or checking: the storage PUT then fails and nothing is linked
+  const failed: { err?: Error } = {};
+  checker.on("error", (e) => { failed.err ??= e; });
+  const cls = storageClass(r);
+  try {
+    await d.client.put(bucket, key, stream, {
+      size,
+      ...(cls ? { class: cls } : {}),
+      meta: () => ({ ...meta, etag: checker.md5Hex }),
+    });
+  } catch (err) {
+    throw bodyFailure(err, failed) ?? fromMogile(err, bucket, key);
+  }
+  sendEmpty(r, 200, { etag: `"${checker.md5Hex}"` });
+}
+
+/** x-amz-storage-class names a mogile class; S3's own class names mean the default class */
+function storageClass(r: S3Request): string | undefined {
+  const c = r.req.headers["x-amz-storage-class"];
+  if (typeof c !== "string" || c === "" || /^(STANDARD|REDUCED_REDUNDANCY|STANDARD_IA|ONEZONE_IA|INTELLIGENT_TIERING|GLACIER|DEEP_ARCHIVE|GLACIER_IR|OUTPOSTS|EXPRESS_ONEZONE)$/.test(c)) return undefined;
+  return c;
+}
+
+interface ObjectInfo { fid: number; length: number; mtime: Date; etag: string; meta: Record<string, string> }
+
+async function info(d: ObjectDeps, bucket: string, key: string): Promise<ObjectInfo> {
+  try {
+    const i = await d.client.rpc("file_info", { domain: bucket, key, meta: true });
+    const meta = i.meta ?? {};
+    // no etag stored (a file from a classic client): the class's MD5 checksum when there is one,
+    // else a stable non-MD5 tag (with a dash, so clients do not check the body against it)
+    const etag = meta.etag ?? (i.checksum?.startsWith("MD5:") ? i.checksum.slice(4).toLowerCase() : `${i.fid.toString(16).padStart(16, "0")}-1`);
+    return { fid: i.fid, length: i.length, mtime: new Date(i.mtime ?? 0), etag, meta };
+  } catch (err) {
+    throw fromMogile(err, bucket, key);
+  }
+}
+
+function objectHeaders(o: ObjectInfo, q: URLSearchParams): Record<string, string> {
+  const h: Record<string, string> = {
+    etag: `"${o.etag}"`,
+    "last-modified": httpDate(o.mtime),
+    "accept-ranges": "bytes",
+    "content-type": o.meta["content-type"] ?? DEFAULT_TYPE,
+  };
+  for (const [k, v] of Object.entries(o.meta)) if (k !== "etag" && k !== "content-type") h[k] = v;
+  // response-* overrides (GetObject)
+  for (const name of ["content-type", "content-language", "expires", "cache-control", "content-disposition", "content-encoding"]) {
+    const v = q.get(`response-${name}`);
+    if (v !== null) h[name] = v;
+  }
+  return h;
+}
+
+/** If-Match / If-None-Match / If-(Un)Modified-Since, in S3's order; null when the request goes on. */
+function preconditions(r: S3Request, o: ObjectInfo): number | null {
+  const h = r.req.headers;
+  const tags = (v: string) => v.split(",").map((s) => s.trim().replace(/^W\//, "").replace(/^"|"$/g, ""));
+  const seconds = Math.floor(o.mtime.getTime() / 1000);
+  const since = (v: string | undefined) => { const t = v ? Date.parse(v) : NaN; return Number.isNaN(t) ? null : Math.floor(t / 1000); };
+  const ifMatch = h["if-match"];
+  const ifNoneMatch = h["if-none-match"];
+  const ims = since(h["if-modified-since"]);
+  const ius = since(h["if-unmodified-since"]);
+  if (ifMatch !== undefined) {
+    if (!tags(ifMatch).some((t) => t === "*" || t === o.etag)) return 412;
+  } else if (ius !== null && seconds > ius) return 412;
+  if (ifNoneMatch !== undefined) {
+    if (tags(ifNoneMatch).some((t) => t === "*" || t === o.etag)) return 304;
+  } else if (ims !== null && seconds <= ims) return 304;
+  return null;
+}
+
+/** `bytes=a-b`, `bytes=a-`, `bytes=-n` → the inclusive range; undefined for none or several (the whole object). */
+function rangeOf(header: string | undefined, size: number): { start: number; end: number } | undefined | "invalid" {
+  if (!header) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m) return undefined; // several ranges or another unit: S3 answers the whole object
+  if (m[1] === "" && m[2] === "") return undefined;
+  let start: number, end: number;
+  if (m[1] === "") { const n = Number(m[2]); if (n === 0) return "invalid"; start = Math.max(0, size - n); end = size - 1; }
+  else { start = Number(m[1]); end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1); if (m[2] !== "" && Number(m[2]) < start) return undefined; }
+  if (start >= size) return "invalid";
+  return { start, end };
+}
+
+const fidOfPath = (p: string) => Number(/(\d+)\.fid(?:\?|$)/.exec(p)?.[1] ?? NaN);
+
+export async function getObject(d: ObjectDeps, r: S3Request, bucket: string, key: string): Promise<void> {
+  await authorize(d.keys, r.caller, { kind: "bucket", access: "read", bucket });
+  for (let attempt = 0; ; attempt++) {
+    const o = await info(d, bucket, key);
+    const pre = preconditions(r, o);
+    if (pre === 412) throw s3err.preconditionFailed();
+    const headers = objectHeaders(o, r.query);
+    if (pre === 304) { r.res.writeHead(304, { etag: headers.etag, "last-modified": headers["last-modified"], "x-amz-request-id": r.id }); r.res.end(); return; }
+    const range = rangeOf(r.req.headers.range, o.length);
+    if (range === "invalid") throw s3err.invalidRange(o.length);
+    if (r.method === "HEAD") {
+      sendEmpty(r, range ? 206 : 200, { ...headers, "content-length": range ? range.end - range.start + 1 : o.length, ...(range ? { "content-range": `bytes ${range.start}-${range.end}/${o.length}` } : {}) });
+      return;
+    }
+    if (o.length === 0) { sendEmpty(r, 200, headers); return; }
+    let got;
+    try {
+      got = await d.client.get(bucket, key, range ? { range: `bytes=${range.start}-${range.end}` } : {});
+    } catch (err) {
+      if (err instanceof MogileError && err.code === "unknown_key" && attempt === 0) continue;
+      throw fromMogile(err, bucket, key);
+    }
+    // overwritten between the lookup and the read: the metadata would not match these bytes
+    if (fidOfPath(got.path) !== o.fid) {
+      got.body.destroy();
+      if (attempt < 2) continue;
+      throw new S3Error(503, "SlowDown", "the object changed while it was read; try again");
+    }
+    r.res.writeHead(got.status, {
+      ...headers, "content-length": got.contentLength, "x-amz-request-id": r.id,
+      ...(got.contentRange ? { "content-range": got.contentRange } : {}),
+    });
+    await pipeline(got.body, r.res);
+    return;
+  }
+}
+
+export async function deleteObject(d: ObjectDeps, r: S3Request, bucket: string, key: string): Promise<void> {
+  await authorize(d.keys, r.caller, { kind: "bucket", access: "write", bucket });
+  try {
+    await d.client.delete(bucket, key);
+  } catch (err) {
+    // deleting a key that is not there succeeds (S3); a missing bucket does not
+    if (!(err instanceof MogileError && err.code === "unknown_key")) throw fromMogile(err, bucket, key);
+  }
+  sendEmpty(r, 204);
+}
+
+export async function deleteObjects(d: ObjectDeps, r: S3Request, bucket: string): Promise<void> {
+  await authorize(d.keys, r.caller, { kind: "bucket", access: "write", bucket });
+  let body: Buffer;
+  try { body = await readBody(r, 4 << 20); } catch { throw s3err.malformedXml("the body is larger than 4 MiB"); }
+  const check = new CheckedBody({
+    sha256Hex: r.payloadHash && /^[0-9a-f]{64}$/.test(r.payloadHash) ? r.payloadHash : undefined,
+    md5Base64: typeof r.req.headers["content-md5"] === "string" ? r.req.headers["content-md5"] : undefined,
+  });
+  await pipeline(async function* () { yield body; }, check, async function (src: AsyncIterable<Buffer>) { for await (const _ of src) { /* drained */ } });
+  let parsed: { quiet: boolean; keys: string[] };
+  try { parsed = readDeleteObjects(body.toString("utf8")); } catch (err) {
+    if (err instanceof XmlError) throw s3err.malformedXml(err.message);
+    throw err;
+  }
+  // the bucket must exist (each key's delete would say so too, but once is clearer)
+  const results = [];
+  for (const key of parsed.keys) {
+    try {
+      if (key.length > 255) throw s3err.keyTooLong();
+      await d.client.delete(bucket, key);
+      results.push({ key, ok: true as const });
+    } catch (err) {
+      if (err instanceof MogileError && err.code === "unknown_key") { results.push({ key, ok: true as const }); continue; }
+      const e = fromMogile(err, bucket, key);
+      if (e.code === "NoSuchBucket") throw e;
+      results.push({ key, ok: false as const, code: e.code, message: e.message });
+    }
+  }
+  sendXml(r, 200, doc("DeleteResult", results.map((x) => x.ok
+    ? (parsed.quiet ? null : el("Deleted", el("Key", x.key)))
+    : el("Error", el("Key", x.key), el("Code", x.code), el("Message", x.message)))));
+}
