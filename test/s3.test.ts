@@ -8,8 +8,13 @@ import { Readable } from "node:stream";
 import {
   S3Client, ListBucketsCommand, CreateBucketCommand, HeadBucketCommand, DeleteBucketCommand, GetBucketLocationCommand,
   PutObjectCommand, GetObjectCommand, HeadObjectCommand, DeleteObjectCommand, DeleteObjectsCommand,
-  ListObjectsV2Command, ListObjectsCommand, GetBucketVersioningCommand, S3ServiceException,
+  ListObjectsV2Command, ListObjectsCommand, GetBucketVersioningCommand, S3ServiceException, CopyObjectCommand,
+  CreateMultipartUploadCommand, UploadPartCommand, UploadPartCopyCommand, CompleteMultipartUploadCommand, AbortMultipartUploadCommand,
+  ListPartsCommand, ListMultipartUploadsCommand,
 } from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { sweepUploads, MPU_DOMAIN } from "../actors/s3/multipart.ts";
+import { createLogger } from "../actors/runtime/log.ts";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { signHeaders } from "../actors/s3/sigv4.ts";
 import { startTestCluster, type TestCluster } from "./helpers/cluster.ts";
@@ -286,6 +291,98 @@ t("s3 - one namespace: an S3 PUT is read by a classic client, a classic store by
     const l = await s3.send(new ListObjectsV2Command({ Bucket: B, Prefix: "both/" }));
     assert.equal(l.Contents?.map((c) => [c.Key, c.Size]), [["both/from-classic", classic.length], ["both/from-s3", body.length]]);
   } finally { tr.close(); }
+});
+
+t("s3 - CopyObject storage to storage: metadata COPY or REPLACE, conditions, no copy onto itself", async ({ s3 }) => {
+  const body = randomBytes(300_000);
+  await s3.send(new PutObjectCommand({ Bucket: B, Key: "copy/src", Body: body, ContentType: "image/png", Metadata: { a: "1" } }));
+  const c = await s3.send(new CopyObjectCommand({ Bucket: B, Key: "copy/dst", CopySource: `${B}/copy/src` }));
+  assert.is(c.CopyObjectResult?.ETag, `"${md5(body).toString("hex")}"`, "the copy's ETag is the MD5 of its bytes");
+  const got = await s3.send(new GetObjectCommand({ Bucket: B, Key: "copy/dst" }));
+  assert.ok((await bytesOf(got.Body)).equals(body));
+  assert.is(got.ContentType, "image/png");
+  assert.equal(got.Metadata, { a: "1" });
+  await s3.send(new CopyObjectCommand({ Bucket: B, Key: "copy/replaced", CopySource: encodeURIComponent(`${B}/copy/src`), MetadataDirective: "REPLACE", ContentType: "text/plain", Metadata: { b: "2" } }));
+  const rep = await s3.send(new HeadObjectCommand({ Bucket: B, Key: "copy/replaced" }));
+  assert.is(rep.ContentType, "text/plain");
+  assert.equal(rep.Metadata, { b: "2" });
+  assert.is((await s3Error(s3.send(new CopyObjectCommand({ Bucket: B, Key: "copy/src", CopySource: `${B}/copy/src` })))).code, "InvalidRequest");
+  assert.is((await s3Error(s3.send(new CopyObjectCommand({ Bucket: B, Key: "copy/x", CopySource: `${B}/copy/none` })))).code, "NoSuchKey");
+  assert.is((await s3Error(s3.send(new CopyObjectCommand({ Bucket: B, Key: "copy/y", CopySource: `${B}/copy/src`, CopySourceIfMatch: "\"0\"" })))).code, "PreconditionFailed");
+  assert.is(await exists(s3, "copy/y"), false);
+});
+
+const MiB = 1024 * 1024;
+t("s3 - multipart: create, parts (one copied from an object), list parts and uploads, complete into one fid a classic client reads", async ({ tc, s3 }) => {
+  const parts = [randomBytes(5 * MiB), randomBytes(5 * MiB + 123), randomBytes(777)];
+  const src = randomBytes(6 * MiB);
+  await s3.send(new PutObjectCommand({ Bucket: B, Key: "mpu/src", Body: src }));
+  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: "mpu/big", ContentType: "video/mp4", Metadata: { m: "x" } }));
+  assert.ok(UploadId);
+  const e1 = (await s3.send(new UploadPartCommand({ Bucket: B, Key: "mpu/big", UploadId, PartNumber: 1, Body: parts[0] }))).ETag!;
+  const e2 = (await s3.send(new UploadPartCommand({ Bucket: B, Key: "mpu/big", UploadId, PartNumber: 2, Body: parts[1] }))).ETag!;
+  // part 3 first as a copy of a range of another object, then replaced by an upload
+  const copied = await s3.send(new UploadPartCopyCommand({ Bucket: B, Key: "mpu/big", UploadId, PartNumber: 3, CopySource: `${B}/mpu/src`, CopySourceRange: "bytes=100-5242979" }));
+  assert.is(copied.CopyPartResult?.ETag, `"${md5(src.subarray(100, 5242980)).toString("hex")}"`);
+  const e4 = copied.CopyPartResult!.ETag!;
+  const e3 = (await s3.send(new UploadPartCommand({ Bucket: B, Key: "mpu/big", UploadId, PartNumber: 4, Body: parts[2] }))).ETag!;
+  const listed = await s3.send(new ListPartsCommand({ Bucket: B, Key: "mpu/big", UploadId }));
+  assert.equal(listed.Parts?.map((p) => [p.PartNumber, p.Size, p.ETag]), [[1, parts[0].length, e1], [2, parts[1].length, e2], [3, 5242880, e4], [4, 777, e3]]);
+  const ups = await s3.send(new ListMultipartUploadsCommand({ Bucket: B }));
+  assert.ok(ups.Uploads?.some((u) => u.UploadId === UploadId && u.Key === "mpu/big"));
+  // bad completions change nothing
+  assert.is((await s3Error(s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: "mpu/big", UploadId, MultipartUpload: { Parts: [{ PartNumber: 2, ETag: e2 }, { PartNumber: 1, ETag: e1 }] } })))).code, "InvalidPartOrder");
+  assert.is((await s3Error(s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: "mpu/big", UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: e2 }] } })))).code, "InvalidPart");
+  assert.is((await s3Error(s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: "mpu/big", UploadId, MultipartUpload: { Parts: [{ PartNumber: 4, ETag: e3 }, { PartNumber: 5, ETag: e3 }] } })))).code, "InvalidPart");
+  // a part below the minimum anywhere but last
+  const e5 = (await s3.send(new UploadPartCommand({ Bucket: B, Key: "mpu/big", UploadId, PartNumber: 5, Body: "tiny" }))).ETag!;
+  assert.is((await s3Error(s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: "mpu/big", UploadId, MultipartUpload: { Parts: [{ PartNumber: 4, ETag: e3 }, { PartNumber: 5, ETag: e5 }] } })))).code, "EntityTooSmall");
+  assert.is(await exists(s3, "mpu/big"), false);
+  // parts 1, 2, 3 (the copied one) and 4
+  const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: "mpu/big", UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: e1 }, { PartNumber: 2, ETag: e2 }, { PartNumber: 3, ETag: e4 }, { PartNumber: 4, ETag: e3 }] } }));
+  const whole = Buffer.concat([parts[0], parts[1], src.subarray(100, 5242980), parts[2]]);
+  const partMd5s = Buffer.concat([parts[0], parts[1], src.subarray(100, 5242980), parts[2]].map(md5));
+  assert.is(done.ETag, `"${createHash("md5").update(partMd5s).digest("hex")}-4"`);
+  const head = await s3.send(new HeadObjectCommand({ Bucket: B, Key: "mpu/big" }));
+  assert.is(head.ContentLength, whole.length);
+  assert.is(head.ContentType, "video/mp4");
+  assert.equal(head.Metadata, { m: "x" });
+  // one fid, with every copy its class wants, read by a classic client
+  const info = await tc.client.fileInfo(B, "mpu/big");
+  assert.is(info.length, whole.length);
+  assert.ok(info.devcount >= 2, `copies: ${info.devcount}`);
+  const tr = await Tracker.connect(tc.cluster.legacyPort);
+  try {
+    const p = await tr.ok("get_paths", { domain: B, key: "mpu/big" });
+    for (let i = 1; i <= Number(p.paths); i++) assert.ok((await httpGet(p[`path${i}`])).body.equals(whole), `copy ${i} holds the whole object`);
+  } finally { tr.close(); }
+  // the parts are gone; the upload too
+  assert.is((await s3Error(s3.send(new ListPartsCommand({ Bucket: B, Key: "mpu/big", UploadId })))).code, "NoSuchUpload");
+  const left = await tc.client.rpc("list_keys", { domain: MPU_DOMAIN, prefix: `${B}/${UploadId}/` }).catch((err) => err);
+  assert.is((left as { code?: string }).code, "none_match", "no part is left");
+  const buckets = await s3.send(new ListBucketsCommand({}));
+  assert.ok(!buckets.Buckets?.some((b) => b.Name === MPU_DOMAIN), "the parts' domain is not a bucket");
+});
+
+t("s3 - multipart through lib-storage (streamed, 4 parts); abort removes parts; abandoned uploads are swept", async ({ tc, s3 }) => {
+  const body = randomBytes(16 * MiB + 5);
+  const up = new Upload({ client: s3, params: { Bucket: B, Key: "mpu/lib", Body: Readable.from([body.subarray(0, 7 * MiB), body.subarray(7 * MiB)]) }, partSize: 5 * MiB, queueSize: 2 });
+  const r = await up.done();
+  assert.match(String(r.ETag), /-4"$/);
+  assert.ok((await bytesOf((await s3.send(new GetObjectCommand({ Bucket: B, Key: "mpu/lib" }))).Body)).equals(body));
+  const a = await s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: "mpu/aborted" }));
+  await s3.send(new UploadPartCommand({ Bucket: B, Key: "mpu/aborted", UploadId: a.UploadId, PartNumber: 1, Body: "p" }));
+  await s3.send(new AbortMultipartUploadCommand({ Bucket: B, Key: "mpu/aborted", UploadId: a.UploadId }));
+  assert.is((await s3Error(s3.send(new UploadPartCommand({ Bucket: B, Key: "mpu/aborted", UploadId: a.UploadId, PartNumber: 2, Body: "p" })))).code, "NoSuchUpload");
+  assert.is((await s3Error(s3.send(new UploadPartCommand({ Bucket: B, Key: "mpu/aborted", UploadId: "nonsense", PartNumber: 1, Body: "p" })))).code, "NoSuchUpload");
+  // an upload nobody finishes: the sweep (here run at once with a zero TTL) removes it and its parts
+  const stale = await s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: "mpu/stale" }));
+  await s3.send(new UploadPartCommand({ Bucket: B, Key: "mpu/stale", UploadId: stale.UploadId, PartNumber: 1, Body: "p" }));
+  const swept = await sweepUploads({ client: tc.client, keys: null as never, maxObjectBytes: 1, clusterKey: Buffer.alloc(32), minPartBytes: 1, log: createLogger({ role: "test" }, "error") }, 0);
+  assert.ok(swept >= 1, `swept ${swept}`);
+  assert.is((await s3Error(s3.send(new ListPartsCommand({ Bucket: B, Key: "mpu/stale", UploadId: stale.UploadId })))).code, "NoSuchUpload");
+  const left = await tc.client.rpc("list_keys", { domain: MPU_DOMAIN, prefix: `${B}/${stale.UploadId}/` }).catch((err) => err);
+  assert.is((left as { code?: string }).code, "none_match");
 });
 
 t.run();

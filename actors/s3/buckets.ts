@@ -21,7 +21,8 @@ const owner = () => el("Owner", el("ID", "mogile"), el("DisplayName", "mogile"))
 export async function listBuckets(d: BucketDeps, r: S3Request): Promise<void> {
   await authorize(d.keys, r.caller, { kind: "key" });
   const { domains } = await d.client.rpc("get_domains", {}).catch((err) => { throw fromMogile(err); });
-  const mine = domains.filter((x) => sees(r.caller, x.domain)).map((x) => x.domain).sort();
+  // the hidden multipart domain starts with a dot: no valid bucket name does
+  const mine = domains.filter((x) => sees(r.caller, x.domain) && !x.domain.startsWith(".")).map((x) => x.domain).sort();
   sendXml(r, 200, doc("ListAllMyBucketsResult", owner(), el("Buckets", mine.map((b) => el("Bucket", el("Name", b), el("CreationDate", isoDate(d.startedAt)))))));
 }
 

@@ -7,7 +7,8 @@ import { stoppedSignal, type ActorContext, type ActorSpec } from "../runtime/act
 import { MogileClient } from "../../protocol/client.ts";
 import { subjects } from "../../protocol/subjects.ts";
 import { S3Keys } from "./auth.ts";
-import { Config, listenS3, s3Handler } from "./server.ts";
+import { Config, listenS3, s3Handler, type S3Deps } from "./server.ts";
+import { sweepUploads } from "./multipart.ts";
 
 export async function start(ctx: ActorContext) {
   const cfg = actorConfig(Config);
@@ -22,14 +23,26 @@ export async function start(ctx: ActorContext) {
     },
   });
   const domainEvents = ctx.nc.subscribe(subjects.namesChanged, { callback: () => keys.forgetDomains() });
-  const server = await listenS3(s3Handler({
+  const deps: S3Deps = {
     client, keys, log: ctx.log, region: cfg.MOGILE_S3_REGION, maxObjectBytes: cfg.MOGILE_S3_MAX_OBJECT_BYTES, startedAt: new Date(),
-  }), cfg);
+    clusterKey: clusterKey(), minPartBytes: cfg.MOGILE_S3_MIN_PART_BYTES,
+  };
+  const server = await listenS3(s3Handler(deps), cfg);
+  // abandoned multipart uploads: their parts are removed once older than the TTL
+  let sweeping = false;
+  const sweep = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    sweepUploads(deps, cfg.MOGILE_S3_MULTIPART_TTL_SEC * 1000)
+      .catch((err) => ctx.log.warn("multipart sweep failed", { err: (err as Error).message }))
+      .finally(() => { sweeping = false; });
+  }, cfg.MOGILE_S3_MULTIPART_SWEEP_MS);
   ctx.log.info("s3 api listening", { url: `${httpScheme()}://${cfg.MOGILE_S3_HOST}:${cfg.MOGILE_S3_PORT}`, region: cfg.MOGILE_S3_REGION });
   const { stopped, done } = stoppedSignal();
   return {
     stopped,
     async stop() {
+      clearInterval(sweep);
       keyEvents.unsubscribe();
       domainEvents.unsubscribe();
       await new Promise<void>((resolve) => {

@@ -12,9 +12,10 @@ import { S3Error, fromMogile, s3err } from "./errors.ts";
 import { authorize, type S3Keys } from "./auth.ts";
 import { readBody, sendEmpty, sendXml, type S3Request } from "./request.ts";
 import { chunkedDecoder, SigV4Error } from "./sigv4.ts";
-import { doc, el, httpDate, readDeleteObjects, XmlError } from "./xml.ts";
+import { doc, el, httpDate, isoDate, readDeleteObjects, XmlError } from "./xml.ts";
+import { composeInto, locate } from "./compose.ts";
 
-export interface ObjectDeps { client: MogileClient; keys: S3Keys; maxObjectBytes: number }
+export interface ObjectDeps { client: MogileClient; keys: S3Keys; maxObjectBytes: number; clusterKey: Buffer }
 
 /** headers S3 stores with an object and returns on GET and HEAD */
 const STORED_HEADERS = ["content-type", "content-encoding", "cache-control", "content-disposition", "content-language", "expires"] as const;
@@ -27,7 +28,7 @@ export function checkKey(key: string): void {
 }
 
 /** The S3 metadata of a PUT, as stored with the file (the etag is added once the body is in). */
-function metaOfRequest(r: S3Request): Record<string, string> {
+export function metaOfRequest(r: S3Request): Record<string, string> {
   const meta: Record<string, string> = {};
   for (const h of STORED_HEADERS) {
     const v = r.req.headers[h];
@@ -77,7 +78,7 @@ export class CheckedBody extends Transform {
 }
 
 /** The request body, decoded (aws-chunked) and checked (x-amz-content-sha256, Content-MD5) on the way. */
-function bodyOf(r: S3Request): { stream: Readable; size: number; checker: CheckedBody } {
+export function bodyOf(r: S3Request): { stream: Readable; size: number; checker: CheckedBody } {
   const h = r.req.headers;
   const md5 = h["content-md5"];
   if (md5 !== undefined && (typeof md5 !== "string" || Buffer.from(md5, "base64").length !== 16)) throw s3err.invalidDigest();
@@ -138,7 +139,7 @@ export async function putObject(d: ObjectDeps, r: S3Request, bucket: string, key
 }
 
 /** x-amz-storage-class names a mogile class; S3's own class names mean the default class */
-function storageClass(r: S3Request): string | undefined {
+export function storageClass(r: S3Request): string | undefined {
   const c = r.req.headers["x-amz-storage-class"];
   if (typeof c !== "string" || c === "" || /^(STANDARD|REDUCED_REDUNDANCY|STANDARD_IA|ONEZONE_IA|INTELLIGENT_TIERING|GLACIER|DEEP_ARCHIVE|GLACIER_IR|OUTPOSTS|EXPRESS_ONEZONE)$/.test(c)) return undefined;
   return c;
@@ -178,18 +179,20 @@ function objectHeaders(o: ObjectInfo, q: URLSearchParams): Record<string, string
 /** If-Match / If-None-Match / If-(Un)Modified-Since, in S3's order; null when the request goes on. */
 function preconditions(r: S3Request, o: ObjectInfo): number | null {
   const h = r.req.headers;
+  return preconditionsOf({ ifMatch: h["if-match"], ifNoneMatch: h["if-none-match"], ifModifiedSince: h["if-modified-since"], ifUnmodifiedSince: h["if-unmodified-since"] }, o);
+}
+
+function preconditionsOf(c: { ifMatch?: string; ifNoneMatch?: string; ifModifiedSince?: string; ifUnmodifiedSince?: string }, o: ObjectInfo): number | null {
   const tags = (v: string) => v.split(",").map((s) => s.trim().replace(/^W\//, "").replace(/^"|"$/g, ""));
   const seconds = Math.floor(o.mtime.getTime() / 1000);
   const since = (v: string | undefined) => { const t = v ? Date.parse(v) : NaN; return Number.isNaN(t) ? null : Math.floor(t / 1000); };
-  const ifMatch = h["if-match"];
-  const ifNoneMatch = h["if-none-match"];
-  const ims = since(h["if-modified-since"]);
-  const ius = since(h["if-unmodified-since"]);
-  if (ifMatch !== undefined) {
-    if (!tags(ifMatch).some((t) => t === "*" || t === o.etag)) return 412;
+  const ims = since(c.ifModifiedSince);
+  const ius = since(c.ifUnmodifiedSince);
+  if (c.ifMatch !== undefined) {
+    if (!tags(c.ifMatch).some((t) => t === "*" || t === o.etag)) return 412;
   } else if (ius !== null && seconds > ius) return 412;
-  if (ifNoneMatch !== undefined) {
-    if (tags(ifNoneMatch).some((t) => t === "*" || t === o.etag)) return 304;
+  if (c.ifNoneMatch !== undefined) {
+    if (tags(c.ifNoneMatch).some((t) => t === "*" || t === o.etag)) return 304;
   } else if (ims !== null && seconds <= ims) return 304;
   return null;
 }
@@ -288,4 +291,47 @@ export async function deleteObjects(d: ObjectDeps, r: S3Request, bucket: string)
   sendXml(r, 200, doc("DeleteResult", results.map((x) => x.ok
     ? (parsed.quiet ? null : el("Deleted", el("Key", x.key)))
     : el("Error", el("Key", x.key), el("Code", x.code), el("Message", x.message)))));
+}
+
+/** x-amz-copy-source: `bucket/key` or `/bucket/key`, percent-encoded; versions are not kept here. */
+export function copySource(r: S3Request): { bucket: string; key: string } | null {
+  const h = r.req.headers["x-amz-copy-source"];
+  if (h === undefined) return null;
+  const v = String(h);
+  const q = v.indexOf("?");
+  if (q >= 0 && !/^versionId=null$/.test(v.slice(q + 1))) throw s3err.notImplemented("copying a version of an object (versioning)");
+  // percent-encoded as a whole (slashes too) or per segment: decoded before it is split
+  let path: string;
+  try { path = decodeURIComponent(q < 0 ? v : v.slice(0, q)).replace(/^\//, ""); } catch { throw s3err.invalidArgument("x-amz-copy-source is not valid percent-encoding"); }
+  const i = path.indexOf("/");
+  const bucket = path.slice(0, i);
+  const key = path.slice(i + 1);
+  if (i < 1 || key === "") throw s3err.invalidArgument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey");
+  return { bucket, key };
+}
+
+/** CopyObject: storage to storage (a compose of the whole source); metadata COPY (default) or REPLACE. */
+export async function copyObject(d: ObjectDeps, r: S3Request, bucket: string, key: string): Promise<void> {
+  await authorize(d.keys, r.caller, { kind: "bucket", access: "write", bucket });
+  checkKey(key);
+  const src = copySource(r)!;
+  await authorize(d.keys, r.caller, { kind: "bucket", access: "read", bucket: src.bucket });
+  const directive = String(r.req.headers["x-amz-metadata-directive"] ?? "COPY").toUpperCase();
+  if (directive !== "COPY" && directive !== "REPLACE") throw s3err.invalidArgument("Unknown metadata directive.");
+  const o = await info(d, src.bucket, src.key);
+  // x-amz-copy-source-if-*: the same rules as a conditional GET, on the source
+  const h = r.req.headers;
+  const pre = preconditionsOf({
+    ifMatch: h["x-amz-copy-source-if-match"] as string | undefined, ifNoneMatch: h["x-amz-copy-source-if-none-match"] as string | undefined,
+    ifModifiedSince: h["x-amz-copy-source-if-modified-since"] as string | undefined, ifUnmodifiedSince: h["x-amz-copy-source-if-unmodified-since"] as string | undefined,
+  }, o);
+  if (pre !== null) throw s3err.preconditionFailed();
+  if (src.bucket === bucket && src.key === key && directive === "COPY") {
+    throw s3err.invalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
+  }
+  const meta = directive === "REPLACE" ? metaOfRequest(r) : Object.fromEntries(Object.entries(o.meta).filter(([k]) => k !== "etag"));
+  const cls = storageClass(r);
+  const sources = await locate(d.client, [{ domain: src.bucket, key: src.key, start: 0, length: o.length }]);
+  const out = await composeInto(d.client, d.clusterKey, bucket, key, sources, { ...(cls ? { class: cls } : {}), meta: (md5) => ({ ...meta, etag: md5 }) });
+  sendXml(r, 200, doc("CopyObjectResult", el("LastModified", isoDate(new Date())), el("ETag", `"${out.md5Hex}"`)));
 }

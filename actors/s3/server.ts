@@ -12,7 +12,8 @@ import type { S3Keys } from "./auth.ts";
 import { S3Error, fromMogile, s3err } from "./errors.ts";
 import { sendError, splitPath, type S3Request } from "./request.ts";
 import { parseAuth, verify, SigV4Error } from "./sigv4.ts";
-import { deleteObject, deleteObjects, getObject, putObject } from "./objects.ts";
+import { copyObject, deleteObject, deleteObjects, getObject, putObject } from "./objects.ts";
+import { abortUpload, completeUpload, createUpload, listParts, listUploads, uploadPart, MPU_DOMAIN } from "./multipart.ts";
 import { bucketLocation, createBucket, deleteBucket, headBucket, listBuckets, listObjects } from "./buckets.ts";
 
 const ms = (dflt: number) => z.coerce.number().int().min(0).default(dflt);
@@ -27,6 +28,12 @@ export const Config = z.object({
   MOGILE_S3_REGION: z.string().regex(/^[a-z0-9-]{1,32}$/).default("us-east-1"),
   /** the largest object one PUT may store (S3's own limit is 5 GiB) */
   MOGILE_S3_MAX_OBJECT_BYTES: z.coerce.number().int().positive().default(5 * GiB),
+  /** the smallest part of a multipart upload but the last (S3's is 5 MiB) */
+  MOGILE_S3_MIN_PART_BYTES: z.coerce.number().int().min(1).default(5 * 1024 * 1024),
+  /** seconds an unfinished multipart upload is kept; then its parts are removed */
+  MOGILE_S3_MULTIPART_TTL_SEC: z.coerce.number().int().min(1).default(7 * 24 * 3600),
+  /** how often abandoned multipart uploads are looked for (ms) */
+  MOGILE_S3_MULTIPART_SWEEP_MS: z.coerce.number().int().min(100).default(600_000),
   /** ms a looked-up key (and its secret) is trusted; a change to the key drops it at once */
   MOGILE_S3_KEY_CACHE_MS: ms(5_000),
   MOGILE_S3_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
@@ -36,13 +43,12 @@ export const Config = z.object({
 });
 export type S3Config = Readonly<z.infer<typeof Config>>;
 
-export interface S3Deps { client: MogileClient; keys: S3Keys; log: Logger; region: string; maxObjectBytes: number; startedAt: Date }
+export interface S3Deps { client: MogileClient; keys: S3Keys; log: Logger; region: string; maxObjectBytes: number; startedAt: Date; clusterKey: Buffer; minPartBytes: number }
 
 /** sub-resources S3 has and mogile does not (answered NotImplemented, nothing changed) */
 const UNSUPPORTED = ["acl", "policy", "policyStatus", "versioning", "versions", "lifecycle", "encryption", "object-lock", "retention", "legal-hold", "tagging",
   "cors", "website", "logging", "notification", "replication", "accelerate", "requestPayment", "ownershipControls", "publicAccessBlock", "torrent",
   "restore", "select", "analytics", "inventory", "metrics", "intelligent-tiering", "attributes"];
-const MULTIPART = ["uploads", "uploadId", "partNumber"];
 
 export function s3Handler(d: S3Deps): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   return (req, res) => {
@@ -81,14 +87,16 @@ async function handle(d: S3Deps, r: S3Request): Promise<void> {
   const has = (names: string[]) => names.find((n) => q.has(n));
   const unsupported = has(UNSUPPORTED);
   if (unsupported) throw s3err.notImplemented(`the ${unsupported} sub-resource`);
-  if (has(MULTIPART)) throw s3err.notImplemented("multipart upload");
   if (bucket === undefined) {
     if (r.method === "GET") return listBuckets(d, r);
     throw s3err.methodNotAllowed(r.method);
   }
+  // the multipart domain is not a bucket
+  if (bucket === MPU_DOMAIN) throw s3err.noSuchBucket(bucket);
   if (key === undefined) {
     switch (r.method) {
       case "GET":
+        if (q.has("uploads")) return listUploads(d, r, bucket);
         if (q.has("location")) return bucketLocation(d, r, bucket);
         return listObjects(d, r, bucket, q.get("list-type") === "2");
       case "HEAD": return headBucket(d, r, bucket);
@@ -100,13 +108,23 @@ async function handle(d: S3Deps, r: S3Request): Promise<void> {
       default: throw s3err.methodNotAllowed(r.method);
     }
   }
+  const upload = q.has("uploadId");
   switch (r.method) {
     case "PUT":
-      if (r.req.headers["x-amz-copy-source"] !== undefined) throw s3err.notImplemented("CopyObject");
+      if (upload || q.has("partNumber")) return uploadPart(d, r, bucket, key);
+      if (r.req.headers["x-amz-copy-source"] !== undefined) return copyObject(d, r, bucket, key);
       return putObject(d, r, bucket, key);
+    case "POST":
+      if (q.has("uploads")) return createUpload(d, r, bucket, key);
+      if (upload) return completeUpload(d, r, bucket, key);
+      throw s3err.methodNotAllowed("POST");
     case "GET":
+      if (upload) return listParts(d, r, bucket, key);
+      return getObject(d, r, bucket, key);
     case "HEAD": return getObject(d, r, bucket, key);
-    case "DELETE": return deleteObject(d, r, bucket, key);
+    case "DELETE":
+      if (upload) return abortUpload(d, r, bucket, key);
+      return deleteObject(d, r, bucket, key);
     default: throw s3err.methodNotAllowed(r.method);
   }
 }

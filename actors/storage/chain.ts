@@ -25,7 +25,7 @@ export interface ChainPut {
 }
 
 /** Store locally and down the chain; resolves with the local result and every device holding a copy. */
-export async function storeAndForward(fs: FileStore, log: Logger, req: IncomingMessage, p: ChainPut): Promise<{ written: Written; copies: number[] }> {
+export async function storeAndForward(fs: FileStore, log: Logger, req: Readable, p: ChainPut): Promise<{ written: Written; copies: number[] }> {
   const [next, ...rest] = p.hops;
   if (!next) return { written: await fs.writeDurably(p.file, req, p.expected, p.digest, p.opts), copies: [p.devid] };
   const url = signUrl(p.key, hopUrl(next, p.fid), {

@@ -68,8 +68,11 @@ export async function start(ctx: ActorContext) {
   const fs = fileStore(root, cfg.MOGILE_STORAGE_DEVICES, mounts);
   for (const devid of cfg.MOGILE_STORAGE_DEVICES) await mounts.check(devid);
   await sweepTempFiles(root, log);
+  // compose PUTs read only from registered nodes: known once this node is registered itself
+  let sources: RegisteredSources | null = null;
   const server = createFileServer(fs, log, {
     key: clusterKey(),
+    sources: () => sources,
     limits: {
       headersTimeoutMs: cfg.MOGILE_STORAGE_HEADERS_TIMEOUT_MS,
       idleTimeoutMs: cfg.MOGILE_STORAGE_IDLE_TIMEOUT_MS,
@@ -107,11 +110,12 @@ export async function start(ctx: ActorContext) {
     }
     if (abort.signal.aborted) return;
     log.info("registered", { hostid });
-    const sources = new RegisteredSources(client);
+    const registered = new RegisteredSources(client);
+    sources = registered;
     fetchSub = ctx.nc.subscribe(subjects.storage(hostid, "fetch"), {
       callback: (err, msg) => {
         if (err) return;
-        pullReplica(fs, sources, msg.data).then(
+        pullReplica(fs, registered, msg.data).then(
           (w) => msg.respond(JSON.stringify({ ok: true, length: w.length, ...(w.digest ? { digest: w.digest } : {}) })),
           (e: Error) => msg.respond(JSON.stringify({ ok: false, error: e.message })),
         );

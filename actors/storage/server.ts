@@ -12,6 +12,9 @@ import type { Logger } from "../runtime/log.ts";
 import { grantOf, isProtected, refusal, PROTECTED_HEADER } from "./access.ts";
 import { parseChain, signReceipt, COPIES_HEADER, RECEIPT_HEADER } from "../runtime/chain.ts";
 import { storeAndForward } from "./chain.ts";
+import { composedBody, isCompose } from "./compose.ts";
+import type { RegisteredSources } from "./sources.ts";
+import type { Readable } from "node:stream";
 import { HASHES, SMALL_BODY, StorageError, isHashName, mkdirBelowDevice, type FileStore } from "./files.ts";
 
 /** a refused PUT with a body up to this size is read to its end, so the connection stays usable */
@@ -103,6 +106,8 @@ export interface FileServerOptions {
   /** the cluster key: PUT and DELETE URLs, and reads of protected files, must be signed with it */
   key: Buffer;
   limits?: Partial<ServerLimits>;
+  /** where compose PUTs may read from (null until the node is registered) */
+  sources?: () => RegisteredSources | null;
 }
 
 export function createFileServer(fs: FileStore, log: Logger, o: FileServerOptions): http.Server {
@@ -147,7 +152,9 @@ export function createFileServer(fs: FileStore, log: Logger, o: FileServerOption
     switch (req.method) {
       case "PUT": {
         if (!grant?.ok) return forbid();
-        const cl = req.headers["content-length"];
+        // a compose PUT: the body is a signed list of sources whose bytes make the file
+        const composed = isCompose(req) ? await composedBody(req, key, target.devid, target.fid, o.sources?.() ?? null) : null;
+        const cl = composed ? String(composed.length) : req.headers["content-length"];
         const expected = cl === undefined ? undefined : Number(cl);
         if (grant.maxLength !== undefined && expected !== undefined && expected > grant.maxLength) {
           return forbid(413, `body of ${expected} bytes is longer than the ${grant.maxLength} this URL allows`);
@@ -167,7 +174,8 @@ export function createFileServer(fs: FileStore, log: Logger, o: FileServerOption
         // chain replication: the devices this body goes on to (signed by the tracker with the URL)
         const hops = grant.chain ? parseChain(grant.chain) : [];
         if (!hops) return forbid(400, "malformed chain in the signed URL");
-        const { written: w, copies } = await storeAndForward(fs, log, req, {
+        const body: Readable = composed?.stream ?? req;
+        const { written: w, copies } = await storeAndForward(fs, log, body, {
           file: target.file, devid: target.devid, fid: target.fid, expected, digest: alg ? { hash: alg } : undefined,
           opts: { maxLength: grant.maxLength, protect: grant.protect }, hops: hops.filter((h) => h.devid !== target.devid), key,
         });

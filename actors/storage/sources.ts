@@ -20,16 +20,17 @@ export class RegisteredSources {
   }
 
   /**
-   * Throws unless `from` is `http://<registered storage node>/dev<N>/…/<fid>.fid` for this fid;
+   * Throws unless `from` is `http://<registered storage node>/dev<N>/…/<fid>.fid` for this fid
+   * (any fid when `fid` is null; a query string is then allowed: a signed read of a compose source);
    * returns its device and fid (the puller signs its GET for them).
    */
-  async check(from: string, fid: number): Promise<{ devid: number; fid: number }> {
+  async check(from: string, fid: number | null): Promise<{ devid: number; fid: number }> {
     let u: URL;
     try { u = new URL(from); } catch { throw new Error(`source ${from} is not a URL`); }
     if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error(`source ${from}: only http(s) storage nodes`);
-    if (u.username || u.password || u.search || u.hash) throw new Error(`source ${from} is not a plain fid URL`);
+    if (u.username || u.password || (u.search && fid !== null) || u.hash) throw new Error(`source ${from} is not a plain fid URL`);
     const p = parseFidPath(u.pathname);
-    if (!p || p.fid !== fid) throw new Error(`source ${from} is not a copy of fid ${fid}`);
+    if (!p || (fid !== null && p.fid !== fid)) throw new Error(`source ${from} is not a copy of fid ${fid}`);
     const addr = `${u.hostname}:${u.port || (u.protocol === "https:" ? "443" : "80")}`;
     const age = Date.now() - this.loadedAt;
     // a node that registered moments ago: look again (at most once a second)
