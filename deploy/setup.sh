@@ -53,4 +53,20 @@ if ! command -v openssl >/dev/null 2>&1; then
   SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get install -y -q openssl >&2 || { $SUDO apt-get update -q >&2 && $SUDO apt-get install -y -q openssl >&2; }
 fi
+# test tools (npm test only): the AWS CLI, a second real S3 client, in a private virtualenv
+if [ "${1:-}" = test ]; then
+  AWSCLI_VERSION=1.46.3
+  if ! "$ROOT/.tools/awscli/bin/aws" --version 2>/dev/null | grep -q "aws-cli/${AWSCLI_VERSION} "; then
+    log "installing the AWS CLI $AWSCLI_VERSION (S3 tests) into .tools/awscli"
+    PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+    rm -rf "$ROOT/.tools/awscli"
+    if ! "$PY" -m venv "$ROOT/.tools/awscli" >&2; then
+      export DEBIAN_FRONTEND=noninteractive
+      SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+      $SUDO apt-get install -y -q python3-venv >&2 || { $SUDO apt-get update -q >&2 && $SUDO apt-get install -y -q python3-venv >&2; }
+      "$PY" -m venv "$ROOT/.tools/awscli" >&2
+    fi
+    "$ROOT/.tools/awscli/bin/pip" install -q --disable-pip-version-check "awscli==${AWSCLI_VERSION}" >&2
+  fi
+fi
 log "ready"

@@ -5,6 +5,10 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { REPO } from "../deploy/services.ts";
 import {
   S3Client, ListBucketsCommand, CreateBucketCommand, HeadBucketCommand, DeleteBucketCommand, GetBucketLocationCommand,
   PutObjectCommand, GetObjectCommand, HeadObjectCommand, DeleteObjectCommand, DeleteObjectsCommand,
@@ -121,6 +125,16 @@ t("s3 - streamed bodies (aws-chunked, signed or with a checksum trailer) are dec
     await plain.send(new PutObjectCommand({ Bucket: B, Key: "stream/plain", Body: body }));
     assert.ok((await bytesOf((await plain.send(new GetObjectCommand({ Bucket: B, Key: "stream/plain" }))).Body)).equals(body));
   } finally { plain.destroy(); }
+});
+
+t("s3 - x-amz-storage-class names a class of the bucket's domain; S3's own class names mean the default class", async ({ tc, s3 }) => {
+  await tc.client.rpc("create_class", { domain: B, class: "one-copy", mindevcount: 1 });
+  await s3.send(new PutObjectCommand({ Bucket: B, Key: "class/one", Body: "1", StorageClass: "one-copy" as never }));
+  assert.is((await tc.client.fileInfo(B, "class/one")).class, "one-copy");
+  await s3.send(new PutObjectCommand({ Bucket: B, Key: "class/std", Body: "1", StorageClass: "STANDARD" }));
+  assert.is((await tc.client.fileInfo(B, "class/std")).class, "default");
+  assert.is((await s3Error(s3.send(new PutObjectCommand({ Bucket: B, Key: "class/bad", Body: "1", StorageClass: "no-such-class" as never })))).code, "InvalidStorageClass");
+  assert.is(await exists(s3, "class/bad"), false);
 });
 
 t("s3 - a body that does not match its Content-MD5 is refused with BadDigest and nothing is stored", async ({ s3 }) => {
@@ -383,6 +397,49 @@ t("s3 - multipart through lib-storage (streamed, 4 parts); abort removes parts; 
   assert.is((await s3Error(s3.send(new ListPartsCommand({ Bucket: B, Key: "mpu/stale", UploadId: stale.UploadId })))).code, "NoSuchUpload");
   const left = await tc.client.rpc("list_keys", { domain: MPU_DOMAIN, prefix: `${B}/${stale.UploadId}/` }).catch((err) => err);
   assert.is((left as { code?: string }).code, "none_match");
+});
+
+/** the AWS CLI (a second real client; `npm test` installs it into .tools/awscli) */
+const AWS = path.join(REPO, ".tools", "awscli", "bin", "aws");
+function aws(ctx: Ctx, args: string[], timeoutMs = 300_000): Promise<string> {
+  const cfg = path.join(ctx.tc.dataDir, "aws-config");
+  if (!existsSync(cfg)) writeFileSync(cfg, "[default]\nregion = us-east-1\ns3 =\n  addressing_style = path\n");
+  return new Promise((resolve, reject) => {
+    execFile(AWS, ["--endpoint-url", ctx.tc.cluster.s3Url, ...args], {
+      timeout: timeoutMs, maxBuffer: 16 << 20,
+      env: { PATH: process.env.PATH, HOME: ctx.tc.dataDir, AWS_CONFIG_FILE: cfg, AWS_SHARED_CREDENTIALS_FILE: "/dev/null", AWS_ACCESS_KEY_ID: ctx.admin.id, AWS_SECRET_ACCESS_KEY: ctx.admin.secret },
+    }, (err, stdout, stderr) => (err ? reject(new Error(`aws ${args.join(" ")}: ${err.message}\n${stderr}`)) : resolve(stdout)));
+  });
+}
+const tree = (dir: string): string[] => readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort();
+
+t("s3 - the AWS CLI: make a bucket, copy up and down (a 64 MiB file in parts), list, sync a tree both ways, remove", async (ctx) => {
+  assert.ok(existsSync(AWS), `the AWS CLI is installed by \`npm test\` (bash deploy/setup.sh test) at ${AWS}`);
+  const dir = path.join(ctx.tc.dataDir, "aws-files");
+  mkdirSync(path.join(dir, "up", "sub", "deeper"), { recursive: true });
+  const big = randomBytes(64 * MiB);
+  writeFileSync(path.join(dir, "big.bin"), big);
+  const files: Record<string, Buffer> = { "a.txt": Buffer.from("alpha"), "sub/b.bin": randomBytes(70_000), "sub/deeper/c d.txt": Buffer.from("with a space") };
+  for (const [name, b] of Object.entries(files)) writeFileSync(path.join(dir, "up", name), b);
+  await aws(ctx, ["s3", "mb", "s3://s3-cli"]);
+  assert.match(await aws(ctx, ["s3", "ls"]), /s3-cli/);
+  await aws(ctx, ["s3", "cp", path.join(dir, "big.bin"), "s3://s3-cli/big/big.bin"]);
+  const head = JSON.parse(await aws(ctx, ["s3api", "head-object", "--bucket", "s3-cli", "--key", "big/big.bin"])) as { ContentLength: number; ETag: string };
+  assert.is(head.ContentLength, big.length);
+  assert.match(head.ETag, /-\d+"$/, "uploaded in parts");
+  await aws(ctx, ["s3", "cp", "s3://s3-cli/big/big.bin", path.join(dir, "big.down")]);
+  assert.ok(readFileSync(path.join(dir, "big.down")).equals(big), "the 64 MiB file came back whole");
+  await aws(ctx, ["s3", "sync", path.join(dir, "up"), "s3://s3-cli/tree/"]);
+  const ls = await aws(ctx, ["s3", "ls", "--recursive", "s3://s3-cli/tree/"]);
+  for (const name of Object.keys(files)) assert.ok(ls.includes(`tree/${name}`), `${name} listed:\n${ls}`);
+  await aws(ctx, ["s3", "sync", "s3://s3-cli/tree/", path.join(dir, "down")]);
+  assert.equal(tree(path.join(dir, "down")), Object.keys(files).sort());
+  for (const [name, b] of Object.entries(files)) assert.ok(readFileSync(path.join(dir, "down", name)).equals(b), `${name} synced back whole`);
+  // a second sync finds nothing to do
+  assert.is((await aws(ctx, ["s3", "sync", path.join(dir, "up"), "s3://s3-cli/tree/"])).trim(), "");
+  await aws(ctx, ["s3", "rm", "--recursive", "s3://s3-cli/"]);
+  await aws(ctx, ["s3", "rb", "s3://s3-cli"]);
+  assert.ok(!(await aws(ctx, ["s3", "ls"])).includes("s3-cli"));
 });
 
 t.run();

@@ -38,6 +38,8 @@ export function fromMogile(err: unknown, bucket?: string, key?: string): S3Error
       case "domain_exists": return new S3Error(409, "BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.", { BucketName: bucket ?? "" });
       case "domain_has_files": return new S3Error(409, "BucketNotEmpty", "The bucket you tried to delete is not empty", { BucketName: bucket ?? "" });
       case "domain_has_classes": return new S3Error(409, "BucketNotEmpty", "The bucket still has classes of its own (delete them first with `mogile class delete`)", { BucketName: bucket ?? "" });
+      case "unreg_class":
+      case "class_not_found": return new S3Error(400, "InvalidStorageClass", "The storage class you specified is not valid (x-amz-storage-class names a class of the bucket's domain)");
       case "forbidden":
       case "permission_denied": return s3err.accessDenied(err.message);
       case "bogus_args":
