@@ -15,6 +15,7 @@ import { MiB, pattern, log, fmt, mib, until, runPool, patternStream, consumeChec
 import { rssSampler, cpuSnapshot, cpuReport, cpuPerOp } from "./procs.ts";
 import { randomBytes } from "node:crypto";
 import { classicBench, classicBigBench } from "./classic.ts";
+import { s3Bench } from "./s3.ts";
 import { scaleBench } from "./scale.ts";
 import { signQuery, verifyQuery } from "../actors/runtime/urlsign.ts";
 
@@ -191,6 +192,9 @@ async function main(): Promise<void> {
     if (res.statusCode !== 200) throw new Error(`gateway GET: ${res.statusCode} ${await readText(res)}`);
     checkLength(await consumeChecked(res), "gateway download");
   });
+
+  // 5. the S3 API
+  await s3Bench({ cl, body: SMALL, big: BIG, phaseMs: PHASE_MS, rows, phase });
 
   process.stdout.write(`\nmogile bench${QUICK ? " (QUICK)" : ""}: ${cl.storage.length} hosts x ${cl.storage[0].devids.length} devices, ` +
     `query x${counts.query}, replicator x${counts.replicator}, 4 KiB files with 2 copies\n\n${table(rows)}\n\nCPU by process, % of one core (machine: ${cpus().length} cores), during each phase:\n`);

@@ -173,6 +173,8 @@ export const GetPaths = z.object({
   pathcount: zint(0).default(2),
   /** `alt`: URLs use each host's alternate IP */
   zone: z.string().max(32).optional(),
+  /** mogile addition: also the file's stored metadata, creation time (ms) and checksum */
+  meta: zbool.default(false),
 });
 /** `meta=1` adds the file's metadata and its creation time (mogile addition) */
 export const FileInfo = z.object({ domain: domainName, key: keyName, devices: zbool.default(false), meta: zbool.default(false) });
@@ -357,7 +359,7 @@ export interface Replies {
   register_storage: { hostid: number; devids: number[] };
   create_open: { fid: number; devid: number; path: string; dev_count: number; dests: Dest[] };
   create_close: { fid: number; key: string; length: number };
-  get_paths: { paths: string[]; fid: number; length: number };
+  get_paths: { paths: string[]; fid: number; length: number; /** with meta=1 */ meta?: Record<string, string>; mtime?: number; checksum?: string };
   file_info: { fid: number; domain: string; class: string; key: string; length: number; devcount: number; checksum?: string; devids?: number[]; /** with meta=1 */ meta?: Record<string, string>; /** with meta=1: ms since epoch */ mtime?: number };
   file_debug: {
     fid: number; domain: string | null; key: string | null; class: string | null; length: number | null;

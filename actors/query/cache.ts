@@ -1,7 +1,11 @@
 // get_paths cache: (domain, key) → file location, evicted by `file.changed` events from any query actor.
 // A read that started before an eviction of the same key is not cached (it may be stale).
 
-export interface CachedFile { fid: number; length: number; class: string; devids: number[]; at: number }
+export interface CachedFile {
+  fid: number; length: number; class: string; devids: number[]; at: number;
+  /** kept for get_paths meta=1 (the S3 API's reads): ms since epoch, stored metadata, checksum */
+  mtime?: number; meta?: Record<string, string>; checksum?: string | null;
+}
 
 export class PathCache {
   private readonly entries = new Map<string, CachedFile>();

@@ -14,6 +14,7 @@ import { readBody, sendEmpty, sendXml, type S3Request } from "./request.ts";
 import { chunkedDecoder, SigV4Error } from "./sigv4.ts";
 import { doc, el, httpDate, isoDate, readDeleteObjects, XmlError } from "./xml.ts";
 import { composeInto, locate } from "./compose.ts";
+import { httpRequest } from "../../protocol/http.ts";
 
 export interface ObjectDeps { client: MogileClient; keys: S3Keys; maxObjectBytes: number; clusterKey: Buffer }
 
@@ -145,16 +146,17 @@ export function storageClass(r: S3Request): string | undefined {
   return c;
 }
 
-interface ObjectInfo { fid: number; length: number; mtime: Date; etag: string; meta: Record<string, string> }
+interface ObjectInfo { fid: number; length: number; mtime: Date; etag: string; meta: Record<string, string>; paths: string[] }
 
+/** The object's metadata and readable copies, in one (cached) lookup. */
 async function info(d: ObjectDeps, bucket: string, key: string): Promise<ObjectInfo> {
   try {
-    const i = await d.client.rpc("file_info", { domain: bucket, key, meta: true });
+    const i = await d.client.rpc("get_paths", { domain: bucket, key, noverify: true, pathcount: 10, meta: true });
     const meta = i.meta ?? {};
     // no etag stored (a file from a classic client): the class's MD5 checksum when there is one,
     // else a stable non-MD5 tag (with a dash, so clients do not check the body against it)
     const etag = meta.etag ?? (i.checksum?.startsWith("MD5:") ? i.checksum.slice(4).toLowerCase() : `${i.fid.toString(16).padStart(16, "0")}-1`);
-    return { fid: i.fid, length: i.length, mtime: new Date(i.mtime ?? 0), etag, meta };
+    return { fid: i.fid, length: i.length, mtime: new Date(i.mtime ?? 0), etag, meta, paths: i.paths };
   } catch (err) {
     throw fromMogile(err, bucket, key);
   }
@@ -210,43 +212,36 @@ function rangeOf(header: string | undefined, size: number): { start: number; end
   return { start, end };
 }
 
-const fidOfPath = (p: string) => Number(/(\d+)\.fid(?:\?|$)/.exec(p)?.[1] ?? NaN);
-
 export async function getObject(d: ObjectDeps, r: S3Request, bucket: string, key: string): Promise<void> {
   await authorize(d.keys, r.caller, { kind: "bucket", access: "read", bucket });
-  for (let attempt = 0; ; attempt++) {
-    const o = await info(d, bucket, key);
-    const pre = preconditions(r, o);
-    if (pre === 412) throw s3err.preconditionFailed();
-    const headers = objectHeaders(o, r.query);
-    if (pre === 304) { r.res.writeHead(304, { etag: headers.etag, "last-modified": headers["last-modified"], "x-amz-request-id": r.id }); r.res.end(); return; }
-    const range = rangeOf(r.req.headers.range, o.length);
-    if (range === "invalid") throw s3err.invalidRange(o.length);
-    if (r.method === "HEAD") {
-      sendEmpty(r, range ? 206 : 200, { ...headers, "content-length": range ? range.end - range.start + 1 : o.length, ...(range ? { "content-range": `bytes ${range.start}-${range.end}/${o.length}` } : {}) });
-      return;
-    }
-    if (o.length === 0) { sendEmpty(r, 200, headers); return; }
-    let got;
+  const o = await info(d, bucket, key);
+  const pre = preconditions(r, o);
+  if (pre === 412) throw s3err.preconditionFailed();
+  const headers = objectHeaders(o, r.query);
+  if (pre === 304) { r.res.writeHead(304, { etag: headers.etag, "last-modified": headers["last-modified"], "x-amz-request-id": r.id }); r.res.end(); return; }
+  const range = rangeOf(r.req.headers.range, o.length);
+  if (range === "invalid") throw s3err.invalidRange(o.length);
+  const length = range ? range.end - range.start + 1 : o.length;
+  const status = range ? 206 : 200;
+  const contentRange: Record<string, string> = range ? { "content-range": `bytes ${range.start}-${range.end}/${o.length}` } : {};
+  if (r.method === "HEAD" || o.length === 0) { sendEmpty(r, status, { ...headers, "content-length": length, ...contentRange }); return; }
+  // the paths name this very fid: its bytes never change, so they match the metadata read with them
+  const errors: string[] = [];
+  for (const url of o.paths) {
+    let res;
     try {
-      got = await d.client.get(bucket, key, range ? { range: `bytes=${range.start}-${range.end}` } : {});
-    } catch (err) {
-      if (err instanceof MogileError && err.code === "unknown_key" && attempt === 0) continue;
-      throw fromMogile(err, bucket, key);
+      res = await httpRequest(url, { method: "GET", headers: range ? { range: `bytes=${range.start}-${range.end}` } : undefined, timeoutMs: 30_000 });
+    } catch (err) { errors.push((err as Error).message); continue; }
+    if (res.statusCode !== status || Number(res.headers["content-length"]) !== length) {
+      errors.push(`${url.split("?")[0]}: ${res.statusCode}`);
+      res.resume();
+      continue;
     }
-    // overwritten between the lookup and the read: the metadata would not match these bytes
-    if (fidOfPath(got.path) !== o.fid) {
-      got.body.destroy();
-      if (attempt < 2) continue;
-      throw new S3Error(503, "SlowDown", "the object changed while it was read; try again");
-    }
-    r.res.writeHead(got.status, {
-      ...headers, "content-length": got.contentLength, "x-amz-request-id": r.id,
-      ...(got.contentRange ? { "content-range": got.contentRange } : {}),
-    });
-    await pipeline(got.body, r.res);
+    r.res.writeHead(status, { ...headers, "content-length": length, "x-amz-request-id": r.id, ...contentRange });
+    await pipeline(res, r.res);
     return;
   }
+  throw new S3Error(503, "ServiceUnavailable", `no copy of ${bucket}/${key} could be read: ${errors.join("; ") || "none is readable"}`);
 }
 
 export async function deleteObject(d: ObjectDeps, r: S3Request, bucket: string, key: string): Promise<void> {

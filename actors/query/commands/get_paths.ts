@@ -19,7 +19,7 @@ export async function lookupFile(ctx: QueryContext, domain: string, key: string)
     await ctx.names.requireDomain(domain);
     throw new MogileError("unknown_key", `unknown key ${key} in domain ${domain}`);
   }
-  const value = { fid: doc.fid, length: doc.length, class: doc.class, devids: doc.devids };
+  const value = { fid: doc.fid, length: doc.length, class: doc.class, devids: doc.devids, mtime: new Date(doc.createdAt).getTime(), meta: doc.meta, checksum: doc.checksum ?? null };
   ctx.cache.set(id, value, token);
   return { ...value, at: Date.now() };
 }
@@ -41,5 +41,6 @@ export async function getPaths(ctx: QueryContext, a: Parsed<"get_paths">): Promi
     }
     paths.push(url);
   }
-  return { paths, fid: file.fid, length: file.length };
+  // meta=1 (the S3 API): what a read needs besides the paths, from the same (cached) lookup
+  return { paths, fid: file.fid, length: file.length, ...(a.meta ? { meta: file.meta ?? {}, mtime: file.mtime ?? 0, ...(file.checksum ? { checksum: file.checksum } : {}) } : {}) };
 }
