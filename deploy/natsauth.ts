@@ -29,6 +29,8 @@ export const PEOPLE_USERS = ["operator", "app", "admin", "ops"] as const;
 export const storageUser = (hostid: number) => `storage-${hostid}`;
 
 /** Tracker commands an app may call: the file commands and the read-only name lookup. */
+/** the commands the S3 actor calls (nothing else: no key management, no cluster administration) */
+export const S3_COMMANDS = ["noop", "get_domains", "create_domain", "update_domain", "delete_domain", "create_open", "create_close", "get_paths", "file_info", "delete", "list_keys", "key_secret"] as const;
 export const APP_COMMANDS = ["noop", "get_domains", "create_open", "create_close", "get_paths", "file_info", "delete", "rename", "updateclass", "list_keys"] as const;
 
 interface Permissions {
@@ -77,7 +79,8 @@ function permissions(user: string): Permissions {
   }
   switch (user) {
     case "operator": return { publish: [">"], subscribe: [">"], respond: true };
-    case "admin": return { publish: [`${subjects.rpcPrefix}.>`, "$SRV.>"], subscribe: [inbox] };
+    // sealed key secrets go to the s3 actor only
+    case "admin": return { publish: [`${subjects.rpcPrefix}.>`, "$SRV.>"], denyPublish: [subjects.rpc("key_secret")], subscribe: [inbox] };
     case "app": return { publish: APP_COMMANDS.map((c) => subjects.rpc(c)), subscribe: [inbox] };
     case "ops": return {
       publish: ["$SRV.>", ...JS_BASE, `${API}.STREAM.NAMES`, `${API}.STREAM.LIST`, `${API}.CONSUMER.INFO.*.*`, `${API}.CONSUMER.NAMES.*`, `${API}.CONSUMER.LIST.*`],
@@ -93,11 +96,11 @@ function permissions(user: string): Permissions {
     case "monitor": return actor([...kvWrite(buckets.deviceState)], [subjects.heartbeatAll]);
     case "reaper": return actor([...JOBS, ...kvWrite(buckets.uploads), ...kvWrite(buckets.leases), ...kvWrite(buckets.recovery), ...kvRead(buckets.deviceState)]);
     case "fsck": return actor([...JOBS, "mogile.storage.*.fetch", "mogile.storage.*.list", ...kvWrite(buckets.leases), ...kvRead(buckets.uploads), ...kvRead(buckets.deviceState)]);
-    case "gateway": return { publish: [`${subjects.rpcPrefix}.>`], subscribe: [inbox, EVENTS] };
+    case "gateway": return { publish: [`${subjects.rpcPrefix}.>`], denyPublish: [subjects.rpc("key_secret")], subscribe: [inbox, EVENTS] };
     // S3 keys are gateway keys: it looks them up (sealed secrets) but never manages them
-    case "s3": return { publish: [`${subjects.rpcPrefix}.>`], denyPublish: [subjects.rpc("key_add"), subjects.rpc("key_list"), subjects.rpc("key_revoke")], subscribe: [inbox, EVENTS] };
+    case "s3": return { publish: S3_COMMANDS.map((c) => subjects.rpc(c)), subscribe: [inbox, EVENTS] };
     // the classic protocol has no keys: it never manages or looks up gateway keys
-    case "legacy": return { publish: [`${subjects.rpcPrefix}.>`], denyPublish: [subjects.rpc("key_add"), subjects.rpc("key_list"), subjects.rpc("key_revoke"), subjects.rpc("key_lookup")], subscribe: [inbox, EVENTS] };
+    case "legacy": return { publish: [`${subjects.rpcPrefix}.>`], denyPublish: [subjects.rpc("key_add"), subjects.rpc("key_list"), subjects.rpc("key_revoke"), subjects.rpc("key_lookup"), subjects.rpc("key_secret")], subscribe: [inbox, EVENTS] };
     default: throw new Error(`no NATS permissions defined for user ${user}`);
   }
 }

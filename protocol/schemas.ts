@@ -138,7 +138,8 @@ export const CreateOpen = z.object({
  * 64 entries and 8 KiB in all.
  */
 export const FILE_META_MAX_BYTES = 8192;
-export const fileMeta = z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,127}$/, "metadata names are lowercase letters, digits, dot, dash, underscore"), z.string().max(FILE_META_MAX_BYTES))
+export const fileMeta = z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,127}$/, "metadata names are lowercase letters, digits, dot, dash, underscore"),
+  z.string().max(FILE_META_MAX_BYTES).refine((v) => !CONTROL.test(v), "metadata values must not contain control characters"))
   .refine((m) => Object.keys(m).length <= 64, "at most 64 metadata entries")
   .refine((m) => Object.entries(m).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0) <= FILE_META_MAX_BYTES, `metadata is limited to ${FILE_META_MAX_BYTES} bytes in all`);
 export const CreateClose = z.object({
@@ -174,10 +175,10 @@ export const GetPaths = z.object({
   /** `alt`: URLs use each host's alternate IP */
   zone: z.string().max(32).optional(),
   /** mogile addition: also the file's stored metadata, creation time (ms) and checksum */
-  meta: zbool.default(false),
+  meta: zbool.optional(),
 });
 /** `meta=1` adds the file's metadata and its creation time (mogile addition) */
-export const FileInfo = z.object({ domain: domainName, key: keyName, devices: zbool.default(false), meta: zbool.default(false) });
+export const FileInfo = z.object({ domain: domainName, key: keyName, devices: zbool.default(false), meta: zbool.optional() });
 /** fid 0 means "not given" (MogileFS then uses domain + key) */
 export const FileDebug = z.object({ fid: zint(0).optional(), domain: domainName.optional(), key: keyName.optional() });
 export const Delete = z.object({ domain: domainName, key: keyName });
@@ -190,7 +191,7 @@ export const ListKeys = z.object({
   /** 0 means the default (1000), as in MogileFS */
   limit: zint(0).default(1000).transform((n) => (n === 0 ? 1000 : n)),
   /** mogile addition: `files` lists each key's length, creation time and etag (the S3 API's listings) */
-  details: zbool.default(false),
+  details: zbool.optional(),
 });
 /** `to` is a count (MogileFS quirk), at most 500 */
 export const ListFids = z.object({ from: zint(0).default(0), to: z.coerce.number().int().default(100).transform((n) => (n === 0 ? 100 : n)) });
@@ -242,8 +243,9 @@ export const KeyAdd = z.object({
 export const KeyList = z.object({ domain: domainName.optional(), include_revoked: zbool.default(false) });
 export const KeyRevoke = z.object({ id: keyId });
 /** the gateway's view of one key (scopes and the secret's verifier, never the secret) */
-/** `sealed=1` adds the secret sealed under the cluster key (the S3 API needs it to check SigV4 signatures) */
-export const KeyLookup = z.object({ id: keyId, sealed: zbool.default(false) });
+export const KeyLookup = z.object({ id: keyId });
+/** key_secret: a key with its secret sealed under the cluster key (only the s3 actor may ask: SigV4 needs the secret) */
+export const KeySecret = z.object({ id: keyId });
 
 /** Request schemas by command name: the query actor dispatches through this map. */
 export const requests = {
@@ -296,6 +298,7 @@ export const requests = {
   key_list: KeyList,
   key_revoke: KeyRevoke,
   key_lookup: KeyLookup,
+  key_secret: KeySecret,
 } as const;
 export type Command = keyof typeof requests;
 export type Request<C extends Command> = z.input<(typeof requests)[C]>;
@@ -310,7 +313,7 @@ export interface Dest { devid: number; path: string }
 export interface DomainOptions { signed_get: boolean; anonymous_read: boolean }
 export interface DomainInfo extends DomainOptions { domain: string; classes: ClassInfo[] }
 /** a key in a detailed listing: its length, creation time (ms since epoch) and, when stored, its etag */
-export interface ListedFile { key: string; length: number; mtime: number; etag?: string }
+export interface ListedFile { key: string; fid: number; length: number; mtime: number; etag?: string; checksum?: string }
 export interface ClassInfo { class: string; mindevcount: number; replpolicy: string; hashtype: string; /** only when above 1 */ durable_copies?: number; /** only when set */ async_copies?: boolean }
 export interface HostInfo {
   hostid: number; hostname: string; hostip: string; http_port: number; http_get_port: number | null;
@@ -370,7 +373,8 @@ export interface Replies {
   delete: Record<string, never>;
   rename: Record<string, never>;
   updateclass: Record<string, never>;
-  list_keys: { keys: string[]; key_count: number; next_after: string; /** with details=1 */ files?: ListedFile[] };
+  /** with details=1: `files` instead of `keys` (empty), and `truncated` when the reply's size cut the page short */
+  list_keys: { keys: string[]; key_count: number; next_after: string; files?: ListedFile[]; truncated?: boolean };
   list_fids: { fids: FileRow[]; fid_count: number };
   noop: Record<string, never>;
   replicate_now: { count: number };
@@ -409,7 +413,8 @@ export interface Replies {
   key_list: { keys: KeyInfo[] };
   key_revoke: KeyInfo;
   /** `verifier`: HMAC of `<id>:<secret>` under a key derived from the cluster key */
-  key_lookup: { id: string; scopes: KeyScope[]; cluster_admin: boolean; revoked: boolean; verifier: string; /** with sealed=1 */ secret_sealed?: string };
+  key_lookup: { id: string; scopes: KeyScope[]; cluster_admin: boolean; revoked: boolean; verifier: string };
+  key_secret: { id: string; scopes: KeyScope[]; cluster_admin: boolean; revoked: boolean; secret_sealed: string };
 }
 export type Reply<C extends Command> = Replies[C];
 

@@ -112,13 +112,35 @@ t("s3 - put and get an object: bytes, ETag = MD5, stored headers and x-amz-meta-
   assert.is(v2.CacheControl, undefined);
   assert.is(v2.ContentDisposition, undefined);
   assert.is((await s3Error(s3.send(new GetObjectCommand({ Bucket: B, Key: "no/such/key" })))).code, "NoSuchKey");
+  assert.is((await s3Error(s3.send(new GetObjectCommand({ Bucket: B, Key: "k".repeat(300) })))).code, "NoSuchKey");
+  await s3.send(new DeleteObjectCommand({ Bucket: B, Key: "k".repeat(300) }));
+  // conditional writes are not done here: refused, not ignored
+  assert.is((await s3Error(s3.send(new PutObjectCommand({ Bucket: B, Key: "docs/one file+ü.bin", Body: "v3", IfNoneMatch: "*" })))).code, "NotImplemented");
+  assert.is((await bytesOf((await s3.send(new GetObjectCommand({ Bucket: B, Key: "docs/one file+ü.bin" }))).Body)).toString(), "v2");
+});
+
+t("s3 - only content headers and x-amz-meta-* ever come back as headers, whatever metadata a file carries", async ({ tc, s3 }) => {
+  await tc.client.put(B, "meta/odd", Buffer.from("x"), { meta: { "set-cookie": "session=1", location: "http://elsewhere/", "x-amz-meta-ok": "yes", "content-type": "text/plain" } });
+  const got = await s3.send(new GetObjectCommand({ Bucket: B, Key: "meta/odd" }));
+  await bytesOf(got.Body);
+  assert.is(got.ContentType, "text/plain");
+  assert.equal(got.Metadata, { ok: "yes" });
+  const raw = await fetch(await getSignedUrl(s3, new GetObjectCommand({ Bucket: B, Key: "meta/odd" }), { expiresIn: 60 }));
+  assert.is(raw.headers.get("set-cookie"), null);
+  assert.is(raw.headers.get("location"), null);
+  await raw.arrayBuffer();
+  // control characters in metadata are refused before anything is stored
+  const bad = await tc.client.put(B, "meta/bad", Buffer.from("x"), { meta: { "x-amz-meta-a": "line\r\nbreak" } }).then(() => "stored", (err: Error) => err.message);
+  assert.match(bad, /control characters/);
 });
 
 t("s3 - streamed bodies (aws-chunked, signed or with a checksum trailer) are decoded and stored whole", async ({ tc, s3, admin }) => {
   const body = randomBytes(3 * 1024 * 1024 + 17);
   // a stream of known length: the SDK sends it aws-chunked with a CRC32 trailer
   await s3.send(new PutObjectCommand({ Bucket: B, Key: "stream/trailer", Body: Readable.from([body.subarray(0, 1_000_000), body.subarray(1_000_000)]), ContentLength: body.length }));
-  assert.ok((await bytesOf((await s3.send(new GetObjectCommand({ Bucket: B, Key: "stream/trailer" }))).Body)).equals(body));
+  const back = await s3.send(new GetObjectCommand({ Bucket: B, Key: "stream/trailer" }));
+  assert.ok((await bytesOf(back.Body)).equals(body));
+  assert.is(back.ContentEncoding, undefined, "aws-chunked is how the body came, not stored");
   // checksums only when required: a plain signed payload (x-amz-content-sha256 = the body's SHA-256)
   const plain = clientFor(tc, admin.id, admin.secret, { requestChecksumCalculation: "WHEN_REQUIRED" });
   try {
@@ -300,6 +322,8 @@ t("s3 - one namespace: an S3 PUT is read by a classic client, a classic store by
     assert.ok((await bytesOf(o.Body)).equals(classic));
     assert.is(o.ContentType, "binary/octet-stream");
     assert.match(o.ETag ?? "", /^"[0-9a-f]+-1"$/, "no MD5 known: a tag clients do not check bodies against");
+    const listedClassic = await s3.send(new ListObjectsV2Command({ Bucket: B, Prefix: "both/from-classic" }));
+    assert.is(listedClassic.Contents?.[0].ETag, o.ETag, "the listing gives the same ETag as a read");
     const h = await s3.send(new HeadObjectCommand({ Bucket: B, Key: "both/from-classic" }));
     assert.is(h.ContentLength, classic.length);
     const l = await s3.send(new ListObjectsV2Command({ Bucket: B, Prefix: "both/" }));
@@ -342,6 +366,10 @@ t("s3 - multipart: create, parts (one copied from an object), list parts and upl
   const e3 = (await s3.send(new UploadPartCommand({ Bucket: B, Key: "mpu/big", UploadId, PartNumber: 4, Body: parts[2] }))).ETag!;
   const listed = await s3.send(new ListPartsCommand({ Bucket: B, Key: "mpu/big", UploadId }));
   assert.equal(listed.Parts?.map((p) => [p.PartNumber, p.Size, p.ETag]), [[1, parts[0].length, e1], [2, parts[1].length, e2], [3, 5242880, e4], [4, 777, e3]]);
+  // parts are protected on the storage nodes: a plain GET of a part's copy is refused
+  const partPaths = await tc.client.rpc("get_paths", { domain: MPU_DOMAIN, key: `p/${B}/${UploadId}/00001`, noverify: true });
+  assert.is((await httpGet(partPaths.paths[0])).status, 200, "the signed path reads");
+  assert.is((await httpGet(partPaths.paths[0].split("?")[0])).status, 403, "the plain path does not");
   const ups = await s3.send(new ListMultipartUploadsCommand({ Bucket: B }));
   assert.ok(ups.Uploads?.some((u) => u.UploadId === UploadId && u.Key === "mpu/big"));
   // bad completions change nothing
@@ -372,7 +400,7 @@ t("s3 - multipart: create, parts (one copied from an object), list parts and upl
   } finally { tr.close(); }
   // the parts are gone; the upload too
   assert.is((await s3Error(s3.send(new ListPartsCommand({ Bucket: B, Key: "mpu/big", UploadId })))).code, "NoSuchUpload");
-  const left = await tc.client.rpc("list_keys", { domain: MPU_DOMAIN, prefix: `${B}/${UploadId}/` }).catch((err) => err);
+  const left = await tc.client.rpc("list_keys", { domain: MPU_DOMAIN, prefix: `p/${B}/${UploadId}/` }).catch((err) => err);
   assert.is((left as { code?: string }).code, "none_match", "no part is left");
   const buckets = await s3.send(new ListBucketsCommand({}));
   assert.ok(!buckets.Buckets?.some((b) => b.Name === MPU_DOMAIN), "the parts' domain is not a bucket");
@@ -395,7 +423,7 @@ t("s3 - multipart through lib-storage (streamed, 4 parts); abort removes parts; 
   const swept = await sweepUploads({ client: tc.client, keys: null as never, maxObjectBytes: 1, clusterKey: Buffer.alloc(32), minPartBytes: 1, log: createLogger({ role: "test" }, "error") }, 0);
   assert.ok(swept >= 1, `swept ${swept}`);
   assert.is((await s3Error(s3.send(new ListPartsCommand({ Bucket: B, Key: "mpu/stale", UploadId: stale.UploadId })))).code, "NoSuchUpload");
-  const left = await tc.client.rpc("list_keys", { domain: MPU_DOMAIN, prefix: `${B}/${stale.UploadId}/` }).catch((err) => err);
+  const left = await tc.client.rpc("list_keys", { domain: MPU_DOMAIN, prefix: `p/${B}/${stale.UploadId}/` }).catch((err) => err);
   assert.is((left as { code?: string }).code, "none_match");
 });
 

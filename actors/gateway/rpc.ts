@@ -14,6 +14,8 @@ const unsupported: ReadonlySet<string> = new Set(UNSUPPORTED_COMMANDS);
 export function rpcRoutes(app: Hono<GatewayEnv>, client: MogileClient): void {
   app.post("/v1/rpc/:command", need.command(rpcNeed), async (c) => {
     const command = c.req.param("command");
+    // sealed secrets are for the S3 actor only, never handed out over HTTP
+    if (command === "key_secret") throw new MogileError("forbidden", "key_secret is not available over HTTP");
     if (unsupported.has(command)) throw new MogileError("unsupported_command", `${command} is not supported yet`);
     // an unknown name is a missing resource, not a server fault (httpStatus would say 501)
     if (!Object.hasOwn(requests, command)) return c.json({ error: "unknown_command", message: `no command ${command}` }, 404);

@@ -7,7 +7,7 @@ import { CodecError, decodeArgs, errLine, okLine, parseLine } from "./codec.ts";
 import { flatten } from "./format.ts";
 
 /** mogile-internal commands that classic clients have no business sending (gateway keys stay off the unauthenticated port) */
-export const INTERNAL: ReadonlySet<string> = new Set<string>(["register_storage", "key_add", "key_list", "key_revoke", "key_lookup"]);
+export const INTERNAL: ReadonlySet<string> = new Set<string>(["register_storage", "key_add", "key_list", "key_revoke", "key_lookup", "key_secret"]);
 
 /** Every command name the classic protocol forwards; anything else is `unknown_command`. */
 export const FORWARDED: ReadonlySet<string> = new Set<string>([

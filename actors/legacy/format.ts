@@ -185,6 +185,7 @@ const formats: { [C in Command]: Flatten<C> } = {
   key_list: none,
   key_revoke: none,
   key_lookup: none,
+  key_secret: none,
 };
 
 /**

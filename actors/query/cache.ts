@@ -5,6 +5,8 @@ export interface CachedFile {
   fid: number; length: number; class: string; devids: number[]; at: number;
   /** kept for get_paths meta=1 (the S3 API's reads): ms since epoch, stored metadata, checksum */
   mtime?: number; meta?: Record<string, string>; checksum?: string | null;
+  /** its metadata was too big to cache */
+  bigMeta?: boolean;
 }
 
 export class PathCache {

@@ -14,8 +14,8 @@ export const COMPOSE_SIG_HEADER = "x-mogile-compose-sig";
 export const MAX_COMPOSE_BODY = 4 << 20;
 
 export const ComposeSource = z.object({
-  /** a storage URL of a copy (signed for GET when the copy is protected) */
-  url: z.string().min(1).max(4096),
+  /** storage URLs of the copies of one fid (signed for GET when protected), tried in turn */
+  urls: z.array(z.string().min(1).max(4096)).min(1).max(10),
   /** the first byte to take, and how many */
   start: z.number().int().min(0),
   length: z.number().int().min(0),

@@ -12,6 +12,7 @@ export type Caller = { kind: "anonymous" } | { kind: "key"; id: string; cluster_
 interface KeyRecord { id: string; secret: string; cluster_admin: boolean; scopes: KeyScope[]; revoked: boolean }
 
 const MAX_CACHED = 10_000;
+const NEGATIVE_CACHE_MS = 1_000;
 
 export class S3Keys {
   private keys = new Map<string, { rec: KeyRecord | null; until: number }>();
@@ -27,17 +28,18 @@ export class S3Keys {
     if (hit && hit.until > Date.now()) rec = hit.rec;
     else {
       const epoch = this.epoch;
-      rec = await this.client.rpc("key_lookup", { id, sealed: true }, 5_000).then(
+      rec = await this.client.rpc("key_secret", { id }, 5_000).then(
         (r) => ({ id: r.id, secret: openSecret(this.clusterKey, r.id, r.secret_sealed ?? ""), cluster_admin: r.cluster_admin, scopes: r.scopes, revoked: r.revoked }),
         (err) => {
           if (err instanceof MogileError && (err.code === "unknown_access_key" || err.code === "bad_args" || err.code === "bogus_args")) return null;
           throw err;
         },
       );
-      // an unknown id is not cached: a key created a moment later must work at once
-      if (rec && epoch === this.epoch) {
+      // an unknown id is remembered only briefly (a key created a moment later must work soon,
+      // and a flood of made-up ids must not cost a lookup each)
+      if (epoch === this.epoch) {
         if (this.keys.size >= MAX_CACHED) this.keys.delete(this.keys.keys().next().value!);
-        this.keys.set(id, { rec, until: Date.now() + this.cacheMs });
+        this.keys.set(id, { rec, until: Date.now() + (rec ? this.cacheMs : Math.min(this.cacheMs, NEGATIVE_CACHE_MS)) });
       }
     }
     if (!rec || rec.revoked) throw new S3Error(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.", { AWSAccessKeyId: id });

@@ -5,7 +5,8 @@ import { MogileError } from "../../protocol/errors.ts";
 import type { ListedFile } from "../../protocol/schemas.ts";
 import { fromMogile, S3Error, s3err } from "./errors.ts";
 import { authorize, sees, type S3Keys } from "./auth.ts";
-import { readBody, sendEmpty, sendXml, type S3Request } from "./request.ts";
+import { sendEmpty, sendXml, type S3Request } from "./request.ts";
+import { etagOf, readCheckedBody } from "./objects.ts";
 import { doc, el, isoDate, readCreateBucket, XmlError, type Child } from "./xml.ts";
 
 export interface BucketDeps { client: MogileClient; keys: S3Keys; region: string; startedAt: Date }
@@ -35,9 +36,9 @@ export async function createBucket(d: BucketDeps, r: S3Request, bucket: string):
   await authorize(d.keys, r.caller, { kind: "cluster" });
   if (!validBucketName(bucket)) throw s3err.invalidBucketName(bucket);
   let location: string | undefined;
-  try { location = readCreateBucket((await readBody(r, 64 * 1024)).toString("utf8")); } catch (err) {
+  try { location = readCreateBucket((await readCheckedBody(r, 64 * 1024)).toString("utf8")); } catch (err) {
     if (err instanceof XmlError) throw s3err.malformedXml(err.message);
-    throw s3err.malformedXml("the body is too large");
+    throw err;
   }
   if (location !== undefined && location !== "" && location !== d.region) {
     throw new S3Error(400, "IllegalLocationConstraintException", `The ${location} location constraint is incompatible for the region specific endpoint this request was sent to (${d.region}).`);
@@ -78,6 +79,10 @@ export async function bucketLocation(d: BucketDeps, r: S3Request, bucket: string
 interface Listing { contents: ListedFile[]; prefixes: string[]; truncated: boolean; last: string | null }
 /** pages of list_keys one listing may read (each up to 1,000 keys): bounds a listing's work */
 const MAX_PAGES = 1_000;
+/** the longest key (and so the longest `after` list_keys takes) */
+const MAX_KEY = 255;
+/** an `after` past every key that starts with `p` (at the longest, p itself: no longer key exists) */
+const past = (p: string) => (p.length >= MAX_KEY ? p.slice(0, MAX_KEY) : `${p}\uffff`);
 
 /**
  * Keys after `after` under `prefix`, common prefixes rolled up at `delimiter`, up to `max` entries
@@ -87,7 +92,8 @@ const MAX_PAGES = 1_000;
 async function listing(client: MogileClient, bucket: string, o: { prefix: string; delimiter: string; after: string; max: number; skip?: string }): Promise<Listing> {
   const out: Listing = { contents: [], prefixes: [], truncated: false, last: null };
   if (o.max === 0) return out;
-  let after = o.after;
+  // a marker longer than any key: keys after it are those after its first 255 characters
+  let after = o.after.slice(0, MAX_KEY);
   // list_keys wants `after` under the prefix: before it means from the start, past it means nothing
   if (after !== "" && !after.startsWith(o.prefix)) {
     if (after < o.prefix) after = "";
@@ -118,7 +124,7 @@ async function listing(client: MogileClient, bucket: string, o: { prefix: string
         lastPrefix = cp;
         out.last = cp;
         // jump past every key under it (keys above U+FFFF that still start with it are skipped above)
-        after = `${cp}\uffff`;
+        after = past(cp);
         jumped = true;
         break;
       }
@@ -126,7 +132,7 @@ async function listing(client: MogileClient, bucket: string, o: { prefix: string
       out.last = f.key;
       after = f.key;
     }
-    if (!jumped && files.length < 1000) return out;
+    if (!jumped && files.length < 1000 && !got.truncated) return out;
   }
   // bounded: what was gathered is a truncated page
   out.truncated = true;
@@ -158,18 +164,18 @@ export async function listObjects(d: BucketDeps, r: S3Request, bucket: string, v
       const t = decodeToken(token);
       after = t.after;
       skip = t.prefix ? t.after : undefined;
-      if (skip) after = `${skip}\uffff`;
+      if (skip) after = past(skip);
     } else after = q.get("start-after") ?? "";
   } else after = q.get("marker") ?? "";
   // a v1 marker that is a common prefix: skip it as a whole
   if (!v2 && delimiter && after.endsWith(delimiter) && after.startsWith(prefix) && after.indexOf(delimiter, prefix.length) === after.length - delimiter.length) {
     skip = after;
-    after = `${after}\uffff`;
+    after = past(after);
   }
   if (!(await exists(d, bucket))) throw s3err.noSuchBucket(bucket);
   const l = await listing(d.client, bucket, { prefix, delimiter, after, max, skip });
   const contents: Child[] = l.contents.map((f) => el("Contents",
-    el("Key", enc(f.key)), el("LastModified", isoDate(new Date(f.mtime))), el("ETag", `"${f.etag ?? "-"}"`), el("Size", f.length),
+    el("Key", enc(f.key)), el("LastModified", isoDate(new Date(f.mtime))), el("ETag", `"${etagOf(f.etag, f.checksum, f.fid)}"`), el("Size", f.length),
     el("StorageClass", "STANDARD"), v2 && q.get("fetch-owner") !== "true" ? null : owner()));
   const prefixes: Child[] = l.prefixes.map((p) => el("CommonPrefixes", el("Prefix", enc(p))));
   const common: Child[] = [el("Name", bucket), el("Prefix", enc(prefix))];

@@ -9,16 +9,22 @@ import { httpRequest, readText, drain } from "../../protocol/http.ts";
 import { composeRequest, type ComposeSource } from "../runtime/compose.ts";
 import { fromMogile, S3Error } from "./errors.ts";
 
-export interface Source { domain: string; key: string; start: number; length: number }
+/** A range of a file, which must still be version `fid` of its key (else `changed` is thrown). */
+export interface Source { domain: string; key: string; fid: number; start: number; length: number }
 
-/** A readable URL of each source's file (the first path get_paths gives), with its range. */
-export async function locate(client: MogileClient, sources: Source[]): Promise<ComposeSource[]> {
+/**
+ * The readable copies of each source's file, with its range. A key that names another fid than the
+ * one checked before (overwritten meanwhile) fails with `changed()`: bytes of one version are never
+ * mixed with the metadata or lengths of another.
+ */
+export async function locate(client: MogileClient, sources: Source[], changed: (s: Source) => S3Error): Promise<ComposeSource[]> {
   const out: ComposeSource[] = [];
   for (const s of sources) {
     let p;
-    try { p = await client.rpc("get_paths", { domain: s.domain, key: s.key, noverify: true, pathcount: 1 }); } catch (err) { throw fromMogile(err, s.domain, s.key); }
+    try { p = await client.rpc("get_paths", { domain: s.domain, key: s.key, noverify: true, pathcount: 10 }); } catch (err) { throw fromMogile(err, s.domain, s.key); }
+    if (p.fid !== s.fid || p.length < s.start + s.length) throw changed(s);
     if (!p.paths.length) throw new S3Error(503, "ServiceUnavailable", `${s.domain}/${s.key} has no readable copy`);
-    out.push({ url: p.paths[0], start: s.start, length: s.length });
+    out.push({ urls: p.paths, start: s.start, length: s.length });
   }
   return out;
 }
@@ -38,7 +44,12 @@ export async function composeInto(client: MogileClient, clusterKey: Buffer, doma
     try {
       // a big composition takes as long as its bytes take to copy: allow ~20 MB/s at least
       const res = await httpRequest(dest.path, { method: "PUT", body: req.body, headers: { ...req.headers, "x-mogile-hashtype": "MD5" }, timeoutMs: 120_000 + Math.ceil(size / 20_000) });
-      if (res.statusCode !== 201) { errors.push(`${res.statusCode} ${(await readText(res)).trim()}`); continue; }
+      if (res.statusCode !== 201) {
+        errors.push(`${res.statusCode} ${(await readText(res)).trim()}`);
+        // a source that cannot be read fails on every destination alike: stop here
+        if (res.statusCode === 502 || res.statusCode === 400 || res.statusCode === 403) break;
+        continue;
+      }
       await drain(res);
       const digest = String(res.headers["x-mogile-digest"] ?? "");
       if (!digest.startsWith("MD5:")) throw new Error(`the storage node gave no MD5 (${digest})`);

@@ -1,6 +1,8 @@
 // Multipart uploads. Parts are ordinary files in a hidden domain (MPU_DOMAIN, not a valid bucket
-// name, never listed), keyed `<bucket>/<upload id>/p<00001>` with their MD5 kept as metadata; the
-// upload itself is a small JSON file `<bucket>/<upload id>/upload` (target key, metadata, class).
+// name, never listed; signed_get, so parts are never read without a signature), keyed
+// `p/<bucket>/<upload id>/<00001>` with their MD5 kept as metadata; the upload itself is a small JSON
+// file `u/<bucket>/<upload id>` (target key, metadata, class), apart from the parts so that listing
+// open uploads never reads through parts.
 // Completing composes the parts storage-to-storage into ONE fid under the target key (readable by
 // classic clients like any file), then removes the parts. Uploads left open longer than the TTL are
 // aborted by a periodic sweep.
@@ -11,8 +13,8 @@ import type { Logger } from "../runtime/log.ts";
 import { authorize, type S3Keys } from "./auth.ts";
 import { fromMogile, S3Error, s3err } from "./errors.ts";
 import { composeInto, locate, type Source } from "./compose.ts";
-import { bodyOf, checkKey, copySource, metaOfRequest, storageClass, type ObjectDeps } from "./objects.ts";
-import { readBody, sendEmpty, sendXml, type S3Request } from "./request.ts";
+import { bodyOf, checkKey, copySource, metaOfRequest, readCheckedBody, storageClass, type ObjectDeps } from "./objects.ts";
+import { sendEmpty, sendXml, type S3Request } from "./request.ts";
 import { doc, el, isoDate, readCompleteMultipart, XmlError } from "./xml.ts";
 
 /** the hidden domain holding parts and open uploads (a leading dot: no S3 client can name it as a bucket) */
@@ -22,14 +24,20 @@ export interface MultipartDeps extends ObjectDeps { clusterKey: Buffer; minPartB
 
 interface UploadRecord { bucket: string; key: string; meta: Record<string, string>; class?: string; initiated: number }
 
-const recordKey = (bucket: string, id: string) => `${bucket}/${id}/upload`;
-const partKey = (bucket: string, id: string, n: number) => `${bucket}/${id}/p${String(n).padStart(5, "0")}`;
+const recordKey = (bucket: string, id: string) => `u/${bucket}/${id}`;
+const partsPrefix = (bucket: string, id: string) => `p/${bucket}/${id}/`;
+const partKey = (bucket: string, id: string, n: number) => `${partsPrefix(bucket, id)}${String(n).padStart(5, "0")}`;
 const noSuchUpload = (id: string) => new S3Error(404, "NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.", { UploadId: id });
 
+let domainReady = false;
 async function ensureDomain(client: MogileClient): Promise<void> {
+  if (domainReady) return;
   await client.rpc("create_domain", { domain: MPU_DOMAIN }).catch((err) => {
     if (!(err instanceof MogileError && err.code === "domain_exists")) throw err;
   });
+  // parts are protected: a storage GET needs a URL signed by the cluster
+  await client.rpc("update_domain", { domain: MPU_DOMAIN, signed_get: true });
+  domainReady = true;
 }
 
 async function readRecord(d: MultipartDeps, bucket: string, id: string): Promise<UploadRecord> {
@@ -78,7 +86,7 @@ export async function uploadPart(d: MultipartDeps, r: S3Request, bucket: string,
   if (copy) {
     // UploadPartCopy: a range of an existing object, copied storage to storage
     await authorize(d.keys, r.caller, { kind: "bucket", access: "read", bucket: copy.bucket });
-    const src = await d.client.rpc("file_info", { domain: copy.bucket, key: copy.key }).catch((err) => { throw fromMogile(err, copy.bucket, copy.key); });
+    const src = await d.client.rpc("get_paths", { domain: copy.bucket, key: copy.key, noverify: true }).catch((err) => { throw fromMogile(err, copy.bucket, copy.key); });
     const range = r.req.headers["x-amz-copy-source-range"];
     let start = 0;
     let length = src.length;
@@ -88,7 +96,7 @@ export async function uploadPart(d: MultipartDeps, r: S3Request, bucket: string,
       start = Number(m[1]);
       length = Number(m[2]) - start + 1;
     }
-    const sources = await locate(d.client, [{ domain: copy.bucket, key: copy.key, start, length } satisfies Source]);
+    const sources = await locate(d.client, [{ domain: copy.bucket, key: copy.key, fid: src.fid, start, length } satisfies Source], changedMeanwhile);
     const out = await composeInto(d.client, d.clusterKey, MPU_DOMAIN, partKey(bucket, id, n), sources, { meta: (md5) => ({ etag: md5 }) });
     sendXml(r, 200, doc("CopyPartResult", el("LastModified", isoDate(new Date())), el("ETag", `"${out.md5Hex}"`)));
     return;
@@ -103,13 +111,27 @@ export async function uploadPart(d: MultipartDeps, r: S3Request, bucket: string,
     if (failed.err instanceof S3Error) throw failed.err;
     throw fromMogile(failed.err ?? err);
   }
+  // completed or aborted while this part was on its way: the part is no one's; remove it
+  if (!(await recordExists(d, bucket, id))) {
+    await d.client.delete(MPU_DOMAIN, partKey(bucket, id, n)).catch(() => {});
+    throw noSuchUpload(id);
+  }
   sendEmpty(r, 200, { etag: `"${checker.md5Hex}"` });
 }
 
-/** The upload's parts (number, size, etag, time), in order. */
-async function partsOf(d: MultipartDeps, bucket: string, id: string, after = 0, max = 10_000): Promise<{ n: number; length: number; etag: string; mtime: number }[]> {
-  const out: { n: number; length: number; etag: string; mtime: number }[] = [];
-  const prefix = `${bucket}/${id}/p`;
+async function recordExists(d: MultipartDeps, bucket: string, id: string): Promise<boolean> {
+  return d.client.rpc("file_info", { domain: MPU_DOMAIN, key: recordKey(bucket, id) }).then(() => true, (err) => {
+    if (err instanceof MogileError && err.code === "unknown_key") return false;
+    throw fromMogile(err);
+  });
+}
+
+const changedMeanwhile = (s: Source) => new S3Error(409, "OperationAborted", `${s.key} changed while it was being copied; try again`);
+
+/** The upload's parts (number, fid, size, etag, time), in order. */
+async function partsOf(d: MultipartDeps, bucket: string, id: string, after = 0, max = 10_000): Promise<{ n: number; fid: number; length: number; etag: string; mtime: number }[]> {
+  const out: { n: number; fid: number; length: number; etag: string; mtime: number }[] = [];
+  const prefix = partsPrefix(bucket, id);
   let from = after > 0 ? partKey(bucket, id, after) : undefined;
   for (let page = 0; page < 20 && out.length < max; page++) {
     let got;
@@ -117,8 +139,8 @@ async function partsOf(d: MultipartDeps, bucket: string, id: string, after = 0, 
       if (err instanceof MogileError && err.code === "none_match") break;
       throw fromMogile(err);
     }
-    for (const f of got.files ?? []) out.push({ n: Number(f.key.slice(prefix.length)), length: f.length, etag: f.etag ?? "", mtime: f.mtime });
-    if (got.key_count < 1000) break;
+    for (const f of got.files ?? []) out.push({ n: Number(f.key.slice(prefix.length)), fid: f.fid, length: f.length, etag: f.etag ?? "", mtime: f.mtime });
+    if (got.key_count < 1000 && !got.truncated) break;
     from = got.next_after;
   }
   return out.slice(0, max);
@@ -134,12 +156,27 @@ async function removeUpload(d: MultipartDeps, bucket: string, id: string): Promi
 export async function completeUpload(d: MultipartDeps, r: S3Request, bucket: string, key: string): Promise<void> {
   await authorize(d.keys, r.caller, { kind: "bucket", access: "write", bucket });
   const id = r.query.get("uploadId") ?? "";
-  const rec = await readRecord(d, bucket, id);
-  if (rec.key !== key) throw noSuchUpload(id);
+  // a big completion copies for long: no idle timeout while the storage nodes work
+  r.req.socket.setTimeout(0);
   let asked: { partNumber: number; etag: string }[];
-  try { asked = readCompleteMultipart((await readBody(r, 4 << 20)).toString("utf8")); } catch (err) {
+  try { asked = readCompleteMultipart((await readCheckedBody(r, 4 << 20)).toString("utf8")); } catch (err) {
+    if (err instanceof S3Error) throw err;
     throw s3err.malformedXml(err instanceof XmlError ? err.message : "the body is larger than 4 MiB");
   }
+  const etag = `${createHash("md5").update(Buffer.concat(asked.map((a) => Buffer.from(a.etag, "hex")))).digest("hex")}-${asked.length}`;
+  let rec: UploadRecord;
+  try {
+    rec = await readRecord(d, bucket, id);
+  } catch (err) {
+    // a retried Complete whose first try finished: the object is there with this very ETag
+    const done = await d.client.rpc("get_paths", { domain: bucket, key, noverify: true, meta: true }).catch(() => null);
+    if (done?.meta?.etag === etag) {
+      sendXml(r, 200, doc("CompleteMultipartUploadResult", el("Location", `/${bucket}/${key}`), el("Bucket", bucket), el("Key", key), el("ETag", `"${etag}"`)));
+      return;
+    }
+    throw err;
+  }
+  if (rec.key !== key) throw noSuchUpload(id);
   for (let i = 1; i < asked.length; i++) {
     if (asked[i].partNumber <= asked[i - 1].partNumber) throw new S3Error(400, "InvalidPartOrder", "The list of parts was not in ascending order. Parts must be ordered by part number.", { UploadId: id });
   }
@@ -156,8 +193,9 @@ export async function completeUpload(d: MultipartDeps, r: S3Request, bucket: str
       throw new S3Error(400, "EntityTooSmall", `Your proposed upload is smaller than the minimum allowed object size (each part but the last must be at least ${d.minPartBytes} bytes)`, { PartNumber: String(p.n), ProposedSize: String(p.length), MinSizeAllowed: String(d.minPartBytes) });
     }
   });
-  const etag = `${createHash("md5").update(Buffer.concat(chosen.map((p) => Buffer.from(p.etag, "hex")))).digest("hex")}-${chosen.length}`;
-  const sources = await locate(d.client, chosen.map((p) => ({ domain: MPU_DOMAIN, key: partKey(bucket, id, p.n), start: 0, length: p.length })));
+  // each part as checked above (its fid): a part uploaded again meanwhile fails the completion
+  const sources = await locate(d.client, chosen.map((p) => ({ domain: MPU_DOMAIN, key: partKey(bucket, id, p.n), fid: p.fid, start: 0, length: p.length })),
+    (s) => new S3Error(400, "InvalidPart", `part ${s.key.slice(-5)} was uploaded again while the upload was being completed`, { UploadId: id }));
   // S3 may answer 200 long before a big completion is done and send the result later; we answer
   // when the file is stored (clients wait; the SDKs allow minutes)
   await composeInto(d.client, d.clusterKey, bucket, key, sources, { ...(rec.class ? { class: rec.class } : {}), meta: () => ({ ...rec.meta, etag }) });
@@ -193,19 +231,19 @@ export async function listParts(d: MultipartDeps, r: S3Request, bucket: string, 
 /** Open uploads (their records' ids and times) under `bucket` (every bucket when undefined). */
 async function openUploads(d: MultipartDeps, bucket?: string): Promise<{ bucket: string; id: string; mtime: number }[]> {
   const out: { bucket: string; id: string; mtime: number }[] = [];
-  const prefix = bucket === undefined ? "" : `${bucket}/`;
+  const prefix = bucket === undefined ? "u/" : `u/${bucket}/`;
   let after: string | undefined;
-  for (let page = 0; page < 100; page++) {
+  for (let page = 0; page < 1_000; page++) {
     let got;
     try { got = await d.client.rpc("list_keys", { domain: MPU_DOMAIN, prefix, ...(after ? { after } : {}), limit: 1000, details: true }); } catch (err) {
       if (err instanceof MogileError && (err.code === "none_match" || err.code === "unreg_domain")) break;
       throw fromMogile(err);
     }
     for (const f of got.files ?? []) {
-      const m = /^(.+)\/([0-9a-f]{32})\/upload$/.exec(f.key);
+      const m = /^u\/(.+)\/([0-9a-f]{32})$/.exec(f.key);
       if (m && (bucket === undefined || m[1] === bucket)) out.push({ bucket: m[1], id: m[2], mtime: f.mtime });
     }
-    if (got.key_count < 1000) break;
+    if (got.key_count < 1000 && !got.truncated) break;
     after = got.next_after;
   }
   return out;
@@ -226,14 +264,37 @@ export async function listUploads(d: MultipartDeps, r: S3Request, bucket: string
     ups.slice(0, max).map((u) => el("Upload", el("Key", u.rec.key), el("UploadId", u.id), el("StorageClass", "STANDARD"), el("Initiated", isoDate(new Date(u.rec.initiated)))))));
 }
 
-/** Abort every upload whose record is older than `ttlMs` (abandoned, or of a bucket since deleted); returns how many. */
-export async function sweepUploads(d: MultipartDeps, ttlMs: number): Promise<number> {
+/** where the previous sweep stopped in the parts (it goes on from there: bounded work per sweep) */
+let partsCursor: string | undefined;
+
+/**
+ * Abort every upload whose record is older than `ttlMs` (abandoned), and remove parts older than
+ * that whose upload is gone (a part that arrived after its upload was completed or aborted). Returns
+ * how many uploads and stray parts were removed.
+ */
+export async function sweepUploads(d: MultipartDeps, ttlMs: number, pagesPerSweep = 20): Promise<number> {
   let n = 0;
+  const live = new Set<string>();
   for (const u of await openUploads(d)) {
-    if (Date.now() - u.mtime < ttlMs) continue;
+    if (Date.now() - u.mtime < ttlMs) { live.add(`${u.bucket}/${u.id}`); continue; }
     await removeUpload(d, u.bucket, u.id);
     n++;
   }
-  if (n) d.log.info("multipart: aborted abandoned uploads", { count: n, ttlSec: Math.round(ttlMs / 1000) });
+  for (let page = 0; page < pagesPerSweep; page++) {
+    let got;
+    try { got = await d.client.rpc("list_keys", { domain: MPU_DOMAIN, prefix: "p/", ...(partsCursor ? { after: partsCursor } : {}), limit: 1000, details: true }); } catch (err) {
+      if (err instanceof MogileError && (err.code === "none_match" || err.code === "unreg_domain")) { partsCursor = undefined; break; }
+      throw fromMogile(err);
+    }
+    for (const f of got.files ?? []) {
+      const m = /^p\/(.+)\/([0-9a-f]{32})\/\d{5}$/.exec(f.key);
+      if (!m || live.has(`${m[1]}/${m[2]}`) || Date.now() - f.mtime < ttlMs) continue;
+      await d.client.delete(MPU_DOMAIN, f.key).catch(() => {});
+      n++;
+    }
+    partsCursor = got.next_after;
+    if (got.key_count < 1000 && !got.truncated) { partsCursor = undefined; break; }
+  }
+  if (n) d.log.info("multipart: removed abandoned uploads and stray parts", { count: n, ttlSec: Math.round(ttlMs / 1000) });
   return n;
 }

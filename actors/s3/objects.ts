@@ -5,6 +5,7 @@
 import { pipeline } from "node:stream/promises";
 import { Transform, type Readable, type TransformCallback } from "node:stream";
 import { createHash, type Hash } from "node:crypto";
+import { crc32 } from "node:zlib";
 import type { MogileClient } from "../../protocol/client.ts";
 import { MogileError } from "../../protocol/errors.ts";
 import { FILE_META_MAX_BYTES } from "../../protocol/schemas.ts";
@@ -13,7 +14,7 @@ import { authorize, type S3Keys } from "./auth.ts";
 import { readBody, sendEmpty, sendXml, type S3Request } from "./request.ts";
 import { chunkedDecoder, SigV4Error } from "./sigv4.ts";
 import { doc, el, httpDate, isoDate, readDeleteObjects, XmlError } from "./xml.ts";
-import { composeInto, locate } from "./compose.ts";
+import { composeInto } from "./compose.ts";
 import { httpRequest } from "../../protocol/http.ts";
 
 export interface ObjectDeps { client: MogileClient; keys: S3Keys; maxObjectBytes: number; clusterKey: Buffer }
@@ -32,7 +33,9 @@ export function checkKey(key: string): void {
 export function metaOfRequest(r: S3Request): Record<string, string> {
   const meta: Record<string, string> = {};
   for (const h of STORED_HEADERS) {
-    const v = r.req.headers[h];
+    let v = r.req.headers[h];
+    // aws-chunked is how the body came, not how it is stored
+    if (h === "content-encoding" && typeof v === "string") v = v.split(",").map((x) => x.trim()).filter((x) => x !== "" && x !== "aws-chunked").join(", ");
     if (typeof v === "string" && v !== "") meta[h] = v;
   }
   for (const [name, v] of Object.entries(r.req.headers)) {
@@ -40,6 +43,10 @@ export function metaOfRequest(r: S3Request): Record<string, string> {
     if (!USER_META.test(name)) throw s3err.invalidArgument(`metadata name ${name} is not supported (lowercase letters, digits, dot, dash and underscore)`);
     meta[name] = Array.isArray(v) ? v.join(",") : String(v ?? "");
   }
+  // refused before the body is read: the file keeps at most 64 entries, one of them the etag
+  if (Object.keys(meta).length > 63) throw new S3Error(400, "MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size (at most 63 entries here)");
+  // eslint-disable-next-line no-control-regex
+  if (Object.values(meta).some((v) => /[\u0000-\u001f\u007f]/.test(v))) throw s3err.invalidArgument("metadata values must not contain control characters");
   const size = Object.entries(meta).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
   if (size > FILE_META_MAX_BYTES - 64) throw new S3Error(400, "MetadataTooLarge", `Your metadata headers exceed the maximum allowed metadata size (${FILE_META_MAX_BYTES - 64} bytes here)`);
   return meta;
@@ -54,14 +61,23 @@ export class CheckedBody extends Transform {
   private md5 = createHash("md5");
   private sha: Hash | null;
   private held: Buffer | null = null;
+  /** x-amz-checksum-* of the request: its algorithm's running state */
+  private extra: { name: string; want: string; hash?: Hash; crc?: number } | null = null;
   md5Hex = "";
-  constructor(private readonly expect: { sha256Hex?: string; md5Base64?: string }) {
+  constructor(private readonly expect: { sha256Hex?: string; md5Base64?: string; headers?: Record<string, string | string[] | undefined> }) {
     super();
     this.sha = expect.sha256Hex ? createHash("sha256") : null;
+    const h = expect.headers ?? {};
+    for (const [name, alg] of [["x-amz-checksum-crc32", "crc32"], ["x-amz-checksum-sha1", "sha1"], ["x-amz-checksum-sha256", "sha256"]] as const) {
+      const v = h[name];
+      if (typeof v === "string" && v !== "") { this.extra = { name, want: v, ...(alg === "crc32" ? { crc: 0 } : { hash: createHash(alg) }) }; break; }
+    }
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.md5.update(chunk);
     this.sha?.update(chunk);
+    if (this.extra?.hash) this.extra.hash.update(chunk);
+    else if (this.extra) this.extra.crc = crc32(chunk, this.extra.crc);
     const prev = this.held;
     this.held = chunk;
     done(null, prev ?? undefined);
@@ -72,6 +88,10 @@ export class CheckedBody extends Transform {
     if (this.expect.md5Base64 !== undefined && md5.toString("base64") !== this.expect.md5Base64) return done(s3err.badDigest());
     if (this.sha && this.sha.digest("hex") !== this.expect.sha256Hex) {
       return done(new S3Error(400, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed."));
+    }
+    if (this.extra) {
+      const got = this.extra.hash ? this.extra.hash.digest("base64") : (() => { const b = Buffer.alloc(4); b.writeUInt32BE(this.extra!.crc! >>> 0); return b.toString("base64"); })();
+      if (got !== this.extra.want) return done(new S3Error(400, "BadDigest", `The ${this.extra.name.slice("x-amz-checksum-".length).toUpperCase()} you specified did not match the calculated checksum.`));
     }
     if (this.held) this.push(this.held);
     done();
@@ -94,6 +114,7 @@ export function bodyOf(r: S3Request): { stream: Readable; size: number; checker:
   const checker = new CheckedBody({
     sha256Hex: hash && /^[0-9a-f]{64}$/.test(hash) ? hash : undefined,
     md5Base64: typeof md5 === "string" ? md5 : undefined,
+    headers: h,
   });
   let stream: Readable = r.req;
   if (chunked) {
@@ -117,9 +138,18 @@ function bodyFailure(err: unknown, failed: { err?: Error }): S3Error | null {
   return null;
 }
 
+/** request headers asking for what mogile does not do: refused, rather than silently ignored */
+export function refuseUnsupported(r: S3Request, conditionalWrites = true): void {
+  const h = r.req.headers;
+  if (conditionalWrites && (h["if-none-match"] !== undefined || h["if-match"] !== undefined)) throw s3err.notImplemented("a conditional write (If-Match / If-None-Match)");
+  if (Object.keys(h).some((k) => k.startsWith("x-amz-server-side-encryption"))) throw s3err.notImplemented("server-side encryption");
+  if (Object.keys(h).some((k) => k.startsWith("x-amz-object-lock"))) throw s3err.notImplemented("object lock");
+}
+
 export async function putObject(d: ObjectDeps, r: S3Request, bucket: string, key: string): Promise<void> {
   await authorize(d.keys, r.caller, { kind: "bucket", access: "write", bucket });
   checkKey(key);
+  refuseUnsupported(r);
   const meta = metaOfRequest(r);
   const { stream, size, checker } = bodyOf(r);
   if (size > d.maxObjectBytes) throw s3err.tooLarge(d.maxObjectBytes);
@@ -146,6 +176,15 @@ export function storageClass(r: S3Request): string | undefined {
   return c;
 }
 
+/**
+ * The ETag of a file: its stored MD5; without one (a file from a classic client) the class's MD5
+ * checksum when there is one, else a stable non-MD5 tag (with a dash, so clients do not check the
+ * body against it). Listings and reads give the same.
+ */
+export function etagOf(stored: string | undefined, checksum: string | undefined | null, fid: number): string {
+  return stored ?? (checksum?.startsWith("MD5:") ? checksum.slice(4).toLowerCase() : `${fid.toString(16).padStart(16, "0")}-1`);
+}
+
 interface ObjectInfo { fid: number; length: number; mtime: Date; etag: string; meta: Record<string, string>; paths: string[] }
 
 /** The object's metadata and readable copies, in one (cached) lookup. */
@@ -153,25 +192,24 @@ async function info(d: ObjectDeps, bucket: string, key: string): Promise<ObjectI
   try {
     const i = await d.client.rpc("get_paths", { domain: bucket, key, noverify: true, pathcount: 10, meta: true });
     const meta = i.meta ?? {};
-    // no etag stored (a file from a classic client): the class's MD5 checksum when there is one,
-    // else a stable non-MD5 tag (with a dash, so clients do not check the body against it)
-    const etag = meta.etag ?? (i.checksum?.startsWith("MD5:") ? i.checksum.slice(4).toLowerCase() : `${i.fid.toString(16).padStart(16, "0")}-1`);
+    const etag = etagOf(meta.etag, i.checksum, i.fid);
     return { fid: i.fid, length: i.length, mtime: new Date(i.mtime ?? 0), etag, meta, paths: i.paths };
   } catch (err) {
     throw fromMogile(err, bucket, key);
   }
 }
 
-function objectHeaders(o: ObjectInfo, q: URLSearchParams): Record<string, string> {
+function objectHeaders(o: ObjectInfo, q: URLSearchParams, signed: boolean): Record<string, string> {
   const h: Record<string, string> = {
     etag: `"${o.etag}"`,
     "last-modified": httpDate(o.mtime),
     "accept-ranges": "bytes",
     "content-type": o.meta["content-type"] ?? DEFAULT_TYPE,
   };
-  for (const [k, v] of Object.entries(o.meta)) if (k !== "etag" && k !== "content-type") h[k] = v;
-  // response-* overrides (GetObject)
-  for (const name of ["content-type", "content-language", "expires", "cache-control", "content-disposition", "content-encoding"]) {
+  // only what S3 stores: the content headers and x-amz-meta-* (nothing else ever becomes a header)
+  for (const [k, v] of Object.entries(o.meta)) if ((STORED_HEADERS as readonly string[]).includes(k) && k !== "content-type" || USER_META.test(k)) h[k] = v;
+  // response-* overrides (GetObject), for signed requests only, as S3
+  if (signed) for (const name of ["content-type", "content-language", "expires", "cache-control", "content-disposition", "content-encoding"]) {
     const v = q.get(`response-${name}`);
     if (v !== null) h[name] = v;
   }
@@ -214,10 +252,13 @@ function rangeOf(header: string | undefined, size: number): { start: number; end
 
 export async function getObject(d: ObjectDeps, r: S3Request, bucket: string, key: string): Promise<void> {
   await authorize(d.keys, r.caller, { kind: "bucket", access: "read", bucket });
+  if (r.query.has("partNumber")) throw s3err.notImplemented("reading one part of an object (partNumber)");
+  // no key this long can exist
+  if (key.length > 255) throw s3err.noSuchKey(key);
   const o = await info(d, bucket, key);
   const pre = preconditions(r, o);
   if (pre === 412) throw s3err.preconditionFailed();
-  const headers = objectHeaders(o, r.query);
+  const headers = objectHeaders(o, r.query, r.caller.kind === "key");
   if (pre === 304) { r.res.writeHead(304, { etag: headers.etag, "last-modified": headers["last-modified"], "x-amz-request-id": r.id }); r.res.end(); return; }
   const range = rangeOf(r.req.headers.range, o.length);
   if (range === "invalid") throw s3err.invalidRange(o.length);
@@ -238,6 +279,8 @@ export async function getObject(d: ObjectDeps, r: S3Request, bucket: string, key
       continue;
     }
     r.res.writeHead(status, { ...headers, "content-length": length, "x-amz-request-id": r.id, ...contentRange });
+    // a slow reader holds the storage socket idle while it catches up: not a dead node
+    res.socket?.setTimeout(10 * 60_000);
     await pipeline(res, r.res);
     return;
   }
@@ -246,6 +289,7 @@ export async function getObject(d: ObjectDeps, r: S3Request, bucket: string, key
 
 export async function deleteObject(d: ObjectDeps, r: S3Request, bucket: string, key: string): Promise<void> {
   await authorize(d.keys, r.caller, { kind: "bucket", access: "write", bucket });
+  if (key.length > 255) { sendEmpty(r, 204); return; }
   try {
     await d.client.delete(bucket, key);
   } catch (err) {
@@ -257,13 +301,7 @@ export async function deleteObject(d: ObjectDeps, r: S3Request, bucket: string, 
 
 export async function deleteObjects(d: ObjectDeps, r: S3Request, bucket: string): Promise<void> {
   await authorize(d.keys, r.caller, { kind: "bucket", access: "write", bucket });
-  let body: Buffer;
-  try { body = await readBody(r, 4 << 20); } catch { throw s3err.malformedXml("the body is larger than 4 MiB"); }
-  const check = new CheckedBody({
-    sha256Hex: r.payloadHash && /^[0-9a-f]{64}$/.test(r.payloadHash) ? r.payloadHash : undefined,
-    md5Base64: typeof r.req.headers["content-md5"] === "string" ? r.req.headers["content-md5"] : undefined,
-  });
-  await pipeline(async function* () { yield body; }, check, async function (src: AsyncIterable<Buffer>) { for await (const _ of src) { /* drained */ } });
+  const body = await readCheckedBody(r, 4 << 20);
   let parsed: { quiet: boolean; keys: string[] };
   try { parsed = readDeleteObjects(body.toString("utf8")); } catch (err) {
     if (err instanceof XmlError) throw s3err.malformedXml(err.message);
@@ -273,7 +311,8 @@ export async function deleteObjects(d: ObjectDeps, r: S3Request, bucket: string)
   const results = [];
   for (const key of parsed.keys) {
     try {
-      if (key.length > 255) throw s3err.keyTooLong();
+      // no key this long can exist: deleted already, as S3 says of missing keys
+      if (key.length > 255) { results.push({ key, ok: true as const }); continue; }
       await d.client.delete(bucket, key);
       results.push({ key, ok: true as const });
     } catch (err) {
@@ -286,6 +325,24 @@ export async function deleteObjects(d: ObjectDeps, r: S3Request, bucket: string)
   sendXml(r, 200, doc("DeleteResult", results.map((x) => x.ok
     ? (parsed.quiet ? null : el("Deleted", el("Key", x.key)))
     : el("Error", el("Key", x.key), el("Code", x.code), el("Message", x.message)))));
+}
+
+/**
+ * A small request body (an XML document) read whole, checked against its signed SHA-256, its
+ * Content-MD5 and any x-amz-checksum-* header.
+ */
+export async function readCheckedBody(r: S3Request, max: number): Promise<Buffer> {
+  const md5 = r.req.headers["content-md5"];
+  if (md5 !== undefined && (typeof md5 !== "string" || Buffer.from(md5, "base64").length !== 16)) throw s3err.invalidDigest();
+  let body: Buffer;
+  try { body = await readBody(r, max); } catch { throw s3err.malformedXml(`the body is larger than ${max} bytes`); }
+  const check = new CheckedBody({
+    sha256Hex: r.payloadHash && /^[0-9a-f]{64}$/.test(r.payloadHash) ? r.payloadHash : undefined,
+    md5Base64: typeof md5 === "string" ? md5 : undefined,
+    headers: r.req.headers,
+  });
+  await pipeline(async function* () { yield body; }, check, async function (src: AsyncIterable<Buffer>) { for await (const _ of src) { /* drained */ } });
+  return body;
 }
 
 /** x-amz-copy-source: `bucket/key` or `/bucket/key`, percent-encoded; versions are not kept here. */
@@ -324,9 +381,13 @@ export async function copyObject(d: ObjectDeps, r: S3Request, bucket: string, ke
   if (src.bucket === bucket && src.key === key && directive === "COPY") {
     throw s3err.invalidRequest("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
   }
+  refuseUnsupported(r, false);
   const meta = directive === "REPLACE" ? metaOfRequest(r) : Object.fromEntries(Object.entries(o.meta).filter(([k]) => k !== "etag"));
   const cls = storageClass(r);
-  const sources = await locate(d.client, [{ domain: src.bucket, key: src.key, start: 0, length: o.length }]);
+  // the copies of the very version checked above (its paths came with its metadata)
+  if (!o.paths.length) throw new S3Error(503, "ServiceUnavailable", `${src.bucket}/${src.key} has no readable copy`);
+  const sources = [{ urls: o.paths, start: 0, length: o.length }];
+  r.req.socket.setTimeout(0);
   const out = await composeInto(d.client, d.clusterKey, bucket, key, sources, { ...(cls ? { class: cls } : {}), meta: (md5) => ({ ...meta, etag: md5 }) });
   sendXml(r, 200, doc("CopyObjectResult", el("LastModified", isoDate(new Date())), el("ETag", `"${out.md5Hex}"`)));
 }

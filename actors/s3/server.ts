@@ -57,7 +57,8 @@ export function s3Handler(d: S3Deps): (req: http.IncomingMessage, res: http.Serv
     const r: S3Request = {
       req, res, id: randomBytes(8).toString("hex").toUpperCase(), method: req.method ?? "GET",
       rawPath: qi < 0 ? url : url.slice(0, qi), rawQuery: qi < 0 ? "" : url.slice(qi + 1),
-      query: new URLSearchParams(qi < 0 ? "" : url.slice(qi + 1)), caller: { kind: "anonymous" },
+      // a literal "+" is a plus, as the signature reads it (clients send a space as %20)
+      query: new URLSearchParams(qi < 0 ? "" : url.slice(qi + 1).replace(/\+/g, "%2B")), caller: { kind: "anonymous" },
     };
     const started = Date.now();
     handle(d, r).catch((err: unknown) => {

@@ -9,6 +9,8 @@ import type { CachedFile } from "../cache.ts";
 import { signsReadUrls } from "../../runtime/domain/domains.ts";
 import { signUrl } from "../../runtime/urlsign.ts";
 
+const CACHED_META_MAX = 1024;
+
 export async function lookupFile(ctx: QueryContext, domain: string, key: string): Promise<CachedFile> {
   const id = fileId(domain, key);
   const hit = ctx.cache.get(id);
@@ -19,7 +21,9 @@ export async function lookupFile(ctx: QueryContext, domain: string, key: string)
     await ctx.names.requireDomain(domain);
     throw new MogileError("unknown_key", `unknown key ${key} in domain ${domain}`);
   }
-  const value = { fid: doc.fid, length: doc.length, class: doc.class, devids: doc.devids, mtime: new Date(doc.createdAt).getTime(), meta: doc.meta, checksum: doc.checksum ?? null };
+  // metadata is cached only when small (bounded memory); bigger is read again when asked for
+  const smallMeta = !doc.meta || JSON.stringify(doc.meta).length <= CACHED_META_MAX;
+  const value = { fid: doc.fid, length: doc.length, class: doc.class, devids: doc.devids, mtime: new Date(doc.createdAt).getTime(), checksum: doc.checksum ?? null, ...(smallMeta ? { meta: doc.meta } : { bigMeta: true }) };
   ctx.cache.set(id, value, token);
   return { ...value, at: Date.now() };
 }
@@ -42,5 +46,8 @@ export async function getPaths(ctx: QueryContext, a: Parsed<"get_paths">): Promi
     paths.push(url);
   }
   // meta=1 (the S3 API): what a read needs besides the paths, from the same (cached) lookup
-  return { paths, fid: file.fid, length: file.length, ...(a.meta ? { meta: file.meta ?? {}, mtime: file.mtime ?? 0, ...(file.checksum ? { checksum: file.checksum } : {}) } : {}) };
+  if (!a.meta) return { paths, fid: file.fid, length: file.length };
+  // metadata too big to cache: read with the fid it belongs to (a newer version has other paths)
+  const meta = file.bigMeta ? (await ctx.store.files.findOne({ _id: fileId(a.domain, a.key), fid: file.fid }))?.meta : file.meta;
+  return { paths, fid: file.fid, length: file.length, meta: meta ?? {}, mtime: file.mtime ?? 0, ...(file.checksum ? { checksum: file.checksum } : {}) };
 }

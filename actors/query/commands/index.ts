@@ -48,7 +48,7 @@ import { rebalanceReset } from "./rebalance_reset.ts";
 import { keyAdd } from "./key_add.ts";
 import { keyList } from "./key_list.ts";
 import { keyRevoke } from "./key_revoke.ts";
-import { keyLookup } from "./key_lookup.ts";
+import { keyLookup, keySecret } from "./key_lookup.ts";
 
 type Handlers = { [C in Command]: (ctx: QueryContext, a: Parsed<C>) => Promise<Reply<C>> };
 
@@ -102,4 +102,5 @@ export const handlers: Handlers = {
   key_list: keyList,
   key_revoke: keyRevoke,
   key_lookup: keyLookup,
+  key_secret: keySecret,
 };
