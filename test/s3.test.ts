@@ -20,7 +20,9 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { sweepUploads, MPU_DOMAIN } from "../actors/s3/multipart.ts";
 import { createLogger } from "../actors/runtime/log.ts";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { signHeaders } from "../actors/s3/sigv4.ts";
+import { signHeaders, signingKey, STREAMING_SIGNED, EMPTY_SHA256 } from "../actors/s3/sigv4.ts";
+import { createHmac } from "node:crypto";
+import http from "node:http";
 import { startTestCluster, type TestCluster } from "./helpers/cluster.ts";
 import { Tracker, store as classicStore, get as httpGet } from "./helpers/tracker.ts";
 
@@ -157,6 +159,51 @@ t("s3 - x-amz-storage-class names a class of the bucket's domain; S3's own class
   assert.is((await tc.client.fileInfo(B, "class/std")).class, "default");
   assert.is((await s3Error(s3.send(new PutObjectCommand({ Bucket: B, Key: "class/bad", Body: "1", StorageClass: "no-such-class" as never })))).code, "InvalidStorageClass");
   assert.is(await exists(s3, "class/bad"), false);
+});
+
+/** A STREAMING-AWS4-HMAC-SHA256-PAYLOAD PUT (every chunk signed), as SDKs send over plain HTTP; `tamper` flips a data byte after signing. */
+async function signedChunkedPut(ctx: Ctx, key: string, body: Buffer, chunk: number, tamper = false): Promise<{ status: number; text: string }> {
+  const url = `${ctx.tc.cluster.s3Url}/${B}/${encodeURIComponent(key)}`;
+  const headers = signHeaders({
+    method: "PUT", url, accessKeyId: ctx.admin.id, secret: ctx.admin.secret, payloadHash: STREAMING_SIGNED,
+    headers: { "content-encoding": "aws-chunked", "x-amz-decoded-content-length": String(body.length) },
+  });
+  const amzDate = headers["x-amz-date"];
+  const scope = `${amzDate.slice(0, 8)}/us-east-1/s3/aws4_request`;
+  const key4 = signingKey(ctx.admin.secret, amzDate.slice(0, 8), "us-east-1", "s3");
+  let prev = /Signature=([0-9a-f]{64})/.exec(headers.authorization)![1];
+  const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+  const frames: Buffer[] = [];
+  for (let off = 0; ; off += chunk) {
+    const data = body.subarray(off, Math.min(off + chunk, body.length));
+    const sig = createHmac("sha256", key4).update(["AWS4-HMAC-SHA256-PAYLOAD", amzDate, scope, prev, EMPTY_SHA256, sha(data)].join("\n")).digest("hex");
+    prev = sig;
+    const out = Buffer.from(data);
+    if (tamper && off === 0 && out.length) out[0] ^= 1;
+    frames.push(Buffer.from(`${data.length.toString(16)};chunk-signature=${sig}\r\n`), out, Buffer.from("\r\n"));
+    if (data.length === 0) break;
+  }
+  const wire = Buffer.concat(frames);
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: "PUT", headers: { ...headers, "content-length": wire.length } }, (res) => {
+      let text = "";
+      res.on("data", (c) => { text += c; });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on("error", reject);
+    req.end(wire);
+  });
+}
+
+t("s3 - signed aws-chunked uploads (STREAMING-AWS4-HMAC-SHA256-PAYLOAD): every chunk's signature is checked; a tampered chunk stores nothing", async (ctx) => {
+  const body = randomBytes(200_000);
+  const ok = await signedChunkedPut(ctx, "chunked/signed", body, 65_536);
+  assert.is(ok.status, 200, ok.text);
+  assert.ok((await bytesOf((await ctx.s3.send(new GetObjectCommand({ Bucket: B, Key: "chunked/signed" }))).Body)).equals(body));
+  const bad = await signedChunkedPut(ctx, "chunked/tampered", body, 65_536, true);
+  assert.is(bad.status, 403, bad.text);
+  assert.match(bad.text, /SignatureDoesNotMatch/);
+  assert.is(await exists(ctx.s3, "chunked/tampered"), false);
 });
 
 t("s3 - a body that does not match its Content-MD5 is refused with BadDigest and nothing is stored", async ({ s3 }) => {
