@@ -6,6 +6,7 @@ import { stoppedSignal, type ActorContext, type ActorSpec } from "../runtime/act
 import { MogileClient } from "../../protocol/client.ts";
 import { subjects } from "../../protocol/subjects.ts";
 import { createApp } from "./app.ts";
+import { closeServer, watchKeys } from "../runtime/serving.ts";
 import { Authenticator } from "./auth.ts";
 import { Config, limitsOf, listen } from "./server.ts";
 
@@ -18,13 +19,7 @@ export async function start(ctx: ActorContext) {
     domainCacheMs: cfg.MOGILE_GATEWAY_DOMAIN_CACHE_MS,
   });
   // a revoked key is refused at once, not after its cache entry expires
-  const keyEvents = ctx.nc.subscribe(subjects.keysChanged, {
-    callback: (_err, msg) => {
-      let id: unknown;
-      try { id = msg.json<{ id?: unknown }>().id; } catch { /* malformed: forget every key */ }
-      auth.forgetKey(typeof id === "string" ? id : undefined);
-    },
-  });
+  const keyEvents = watchKeys(ctx.nc, (id) => auth.forgetKey(id));
   const domainEvents = ctx.nc.subscribe(subjects.namesChanged, { callback: () => auth.forgetDomains() });
   const app = createApp(client, ctx.log, { auth, limits: limitsOf(cfg) });
   const server: Server = await listen(app, cfg);
@@ -35,11 +30,7 @@ export async function start(ctx: ActorContext) {
     async stop() {
       keyEvents.unsubscribe();
       domainEvents.unsubscribe();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        setTimeout(() => server.closeAllConnections(), 5_000).unref();
-      });
+      await closeServer(server);
       done();
     },
   };

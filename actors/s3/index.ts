@@ -9,19 +9,14 @@ import { subjects } from "../../protocol/subjects.ts";
 import { S3Keys } from "./auth.ts";
 import { Config, listenS3, s3Handler, type S3Deps } from "./server.ts";
 import { sweepUploads } from "./multipart.ts";
+import { closeServer, watchKeys } from "../runtime/serving.ts";
 
 export async function start(ctx: ActorContext) {
   const cfg = actorConfig(Config);
   const client = await MogileClient.connect({ nc: ctx.nc });
   const keys = new S3Keys(client, clusterKey(), cfg.MOGILE_S3_KEY_CACHE_MS);
   // a revoked key is refused at once, not after its cache entry expires
-  const keyEvents = ctx.nc.subscribe(subjects.keysChanged, {
-    callback: (_err, msg) => {
-      let id: unknown;
-      try { id = msg.json<{ id?: unknown }>().id; } catch { /* malformed: forget every key */ }
-      keys.forget(typeof id === "string" ? id : undefined);
-    },
-  });
+  const keyEvents = watchKeys(ctx.nc, (id) => keys.forget(id));
   const domainEvents = ctx.nc.subscribe(subjects.namesChanged, { callback: () => keys.forgetDomains() });
   const deps: S3Deps = {
     client, keys, log: ctx.log, region: cfg.MOGILE_S3_REGION, maxObjectBytes: cfg.MOGILE_S3_MAX_OBJECT_BYTES, startedAt: new Date(),
@@ -45,11 +40,7 @@ export async function start(ctx: ActorContext) {
       clearInterval(sweep);
       keyEvents.unsubscribe();
       domainEvents.unsubscribe();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        setTimeout(() => server.closeAllConnections(), 5_000).unref();
-      });
+      await closeServer(server);
       done();
     },
   };

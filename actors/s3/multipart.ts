@@ -10,7 +10,7 @@ import { createHash, randomBytes } from "node:crypto";
 import type { MogileClient } from "../../protocol/client.ts";
 import { MogileError } from "../../protocol/errors.ts";
 import type { Logger } from "../runtime/log.ts";
-import { authorize, type S3Keys } from "./auth.ts";
+import { authorize } from "./auth.ts";
 import { fromMogile, S3Error, s3err } from "./errors.ts";
 import { composeInto, locate, type Source } from "./compose.ts";
 import { bodyOf, checkKey, copySource, metaOfRequest, readCheckedBody, storageClass, type ObjectDeps } from "./objects.ts";

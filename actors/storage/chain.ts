@@ -3,7 +3,6 @@
 // on to the rest). The answer comes once the local copy is durable and the next hop has answered,
 // and lists every device that holds a durable copy. A failed hop never fails the local write (the
 // replicator makes the missing copies); a failed local write leaves no copy downstream.
-import type { IncomingMessage } from "node:http";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { httpRequest, readText, deleteUrl } from "../../protocol/http.ts";
 import { signUrl, clusterSignedUrl, CLUSTER_URL_TTL_SEC } from "../runtime/urlsign.ts";
