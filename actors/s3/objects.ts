@@ -98,11 +98,14 @@ export class CheckedBody extends Transform {
   }
 }
 
+/** a Content-MD5 header: 16 bytes of base64 (Buffer's decoder skips junk: re-encoding catches it) */
+const validMd5 = (v: unknown) => typeof v === "string" && Buffer.from(v, "base64").length === 16 && Buffer.from(v, "base64").toString("base64") === v.trim();
+
 /** The request body, decoded (aws-chunked) and checked (x-amz-content-sha256, Content-MD5) on the way. */
 export function bodyOf(r: S3Request): { stream: Readable; size: number; checker: CheckedBody } {
   const h = r.req.headers;
   const md5 = h["content-md5"];
-  if (md5 !== undefined && (typeof md5 !== "string" || Buffer.from(md5, "base64").length !== 16)) throw s3err.invalidDigest();
+  if (md5 !== undefined && !validMd5(md5)) throw s3err.invalidDigest();
   const hash = r.payloadHash;
   const streaming = hash?.startsWith("STREAMING-") ?? false;
   const encoding = String(h["content-encoding"] ?? "");
@@ -333,7 +336,7 @@ export async function deleteObjects(d: ObjectDeps, r: S3Request, bucket: string)
  */
 export async function readCheckedBody(r: S3Request, max: number): Promise<Buffer> {
   const md5 = r.req.headers["content-md5"];
-  if (md5 !== undefined && (typeof md5 !== "string" || Buffer.from(md5, "base64").length !== 16)) throw s3err.invalidDigest();
+  if (md5 !== undefined && !validMd5(md5)) throw s3err.invalidDigest();
   let body: Buffer;
   try { body = await readBody(r, max); } catch { throw s3err.malformedXml(`the body is larger than ${max} bytes`); }
   const check = new CheckedBody({
