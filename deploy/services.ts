@@ -34,16 +34,16 @@ export function freePort(): Promise<number> {
 }
 
 /** Refuse to start a server on a port something else already holds (a leftover from an earlier run). */
-export async function assertPortFree(port: number, what: string): Promise<void> {
+export async function assertPortFree(port: number, what: string, host = "127.0.0.1"): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     const s = net.createServer();
     s.once("error", () => reject(new Error(`${what}: port ${port} is already in use (a leftover process?)`)));
-    s.listen(port, "127.0.0.1", () => s.close(() => resolve()));
+    s.listen(port, host, () => s.close(() => resolve()));
   });
 }
 
-export async function waitForPort(port: number, timeoutMs: number, what: string, proc?: ChildProcess): Promise<void> {
-  await waitForListener(port, timeoutMs, what, proc);
+export async function waitForPort(port: number, timeoutMs: number, what: string, proc?: ChildProcess, host = "127.0.0.1"): Promise<void> {
+  await waitForListener(port, timeoutMs, what, proc, host);
   if (proc) {
     // someone else may hold the port (a free port taken between our probe and the bind): our
     // process then exits with a bind error while the port answers — make sure it is still alive
@@ -52,12 +52,12 @@ export async function waitForPort(port: number, timeoutMs: number, what: string,
   }
 }
 
-async function waitForListener(port: number, timeoutMs: number, what: string, proc?: ChildProcess): Promise<void> {
+async function waitForListener(port: number, timeoutMs: number, what: string, proc: ChildProcess | undefined, host: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (proc && proc.exitCode !== null) throw new Error(`${what} exited with code ${proc.exitCode} before listening on ${port}`);
     const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, "127.0.0.1");
+      const s = net.connect(port, host === "0.0.0.0" ? "127.0.0.1" : host);
       s.once("connect", () => { s.destroy(); resolve(true); });
       s.once("error", () => resolve(false));
     });
@@ -143,17 +143,87 @@ function pgPassword(dataDir: string): string {
   return pw;
 }
 
+/** Whether the `postgres` user can enter `dir` (every directory above it must let it through). */
+function postgresCanEnter(dir: string): boolean {
+  try {
+    execFileSync("runuser", ["-u", "postgres", "--", "test", "-x", dir], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Where PostgreSQL keeps its data when the postgres user cannot reach the data dir (issue 11). */
+const PG_OUTSIDE = "/var/lib/mogile";
+
+/**
+ * As root, PostgreSQL runs as `postgres`, which cannot reach `<dataDir>/pg` when a parent of the
+ * data dir is private (a checkout under /root, mode 0700); the operator's directories keep their
+ * modes. PostgreSQL's data then lives in /var/lib/mogile/pg-<hash of the data dir's real path>,
+ * and `<dataDir>/pg` is a symlink to it, so operators see where it is. Returns that directory
+ * (its real path), or null to keep `<dataDir>/pg` itself: reachable, or an existing install.
+ */
+async function pgDirOutside(dataDir: string, uid: number, gid: number): Promise<string | null> {
+  const fs = await import("node:fs");
+  const { createHash } = await import("node:crypto");
+  const link = path.join(dataDir, "pg");
+  let st: import("node:fs").Stats | null = null;
+  try { st = fs.lstatSync(link); } catch { /* none yet */ }
+  if (st?.isSymbolicLink()) {
+    // set up on an earlier start (the data dir may have moved since: the link says where)
+    const target = path.resolve(dataDir, fs.readlinkSync(link));
+    if (!fs.existsSync(target)) {
+      throw new Error(`${link} points to ${target}, which is gone: restore it, or remove ${link} to start with empty metadata`);
+    }
+    return fs.realpathSync(target);
+  }
+  if (st?.isDirectory() && fs.existsSync(path.join(link, "PG_VERSION"))) return null; // an existing install
+  const real = fs.realpathSync(dataDir);
+  if (postgresCanEnter(path.dirname(real))) return null;
+  if (st) {
+    // an empty pg dir left by a start that failed here before (initdb: Permission denied)
+    if (!st.isDirectory()) throw new Error(`${link} is neither a directory nor a symlink: move it away`);
+    try { fs.rmdirSync(link); } catch (err) {
+      throw new Error(`${link} holds files but no PostgreSQL data directory (${(err as Error).message}): move it away`);
+    }
+  }
+  const target = path.join(PG_OUTSIDE, `pg-${createHash("sha256").update(real).digest("hex").slice(0, 16)}`);
+  if (!fs.existsSync(PG_OUTSIDE)) {
+    mkdirSync(PG_OUTSIDE, { recursive: true, mode: 0o755 });
+    chownSync(PG_OUTSIDE, 0, 0);
+    chmodSync(PG_OUTSIDE, 0o755);
+  }
+  if (fs.existsSync(path.join(target, "PG_VERSION"))) {
+    // never hand an earlier data dir's metadata to a fresh one silently
+    throw new Error(`${target} holds the metadata of an earlier data dir at ${real}: to keep it, ln -s ${target} ${link}; to start afresh, remove ${target}`);
+  }
+  mkdirSync(target, { recursive: true, mode: 0o700 });
+  chownSync(target, uid, gid);
+  chmodSync(target, 0o700);
+  fs.symlinkSync(target, link);
+  process.stderr.write(`mogile: the postgres user cannot reach ${real}: PostgreSQL keeps its data in ${target} (${link} points there)\n`);
+  return target;
+}
+
 async function startPostgres(o: { dataDir: string; port: number; logDir: string }): Promise<Service & { url: string; bin: string; socketDir: string; port: number }> {
   const bin = pgBin();
   if (!bin) throw new Error("PostgreSQL is not installed: run deploy/setup.sh");
-  const dir = path.join(o.dataDir, "pg");
-  mkdirSync(dir, { recursive: true });
-  if (isRoot()) {
-    // the postgres user must be able to reach its directory inside our data dir
-    chmodSync(o.dataDir, 0o711);
+  let dir = path.join(o.dataDir, "pg");
+  if (!isRoot()) {
+    mkdirSync(dir, { recursive: true });
+  } else {
     const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
     const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
-    chownSync(dir, uid, gid);
+    mkdirSync(o.dataDir, { recursive: true });
+    const away = await pgDirOutside(o.dataDir, uid, gid);
+    if (away) {
+      dir = away; // its real path: the socket directory, pg_ctl -D and psql -h all use it
+    } else {
+      // the postgres user must be able to reach its directory inside our data dir
+      mkdirSync(dir, { recursive: true });
+      chmodSync(o.dataDir, 0o711);
+      chownSync(dir, uid, gid);
+    }
   }
   if (!existsSync(path.join(dir, "PG_VERSION"))) {
     pgRun(path.join(bin, "initdb"), ["-D", dir, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"], { stdio: "ignore" });
@@ -207,9 +277,15 @@ async function startPostgres(o: { dataDir: string; port: number; logDir: string 
 
 export interface Metadata { url: string; services: Service[]; afterBootstrap(db: string): Promise<void> }
 
-/** The metadata server: MOGILE_MONGO_URL, else mongod, else FerretDB on PostgreSQL. */
-export async function startMetadata(o: { dataDir: string; logDir: string; port?: number }): Promise<Metadata> {
-  if (process.env.MOGILE_MONGO_URL) return { url: process.env.MOGILE_MONGO_URL, services: [], afterBootstrap: async () => {} };
+/**
+ * The metadata server: `url` (a node config's MongoDB) or MOGILE_MONGO_URL, else mongod, else
+ * FerretDB on PostgreSQL. `listen`: the address the embedded server answers on (other machines
+ * reach it there; PostgreSQL behind it stays on loopback).
+ */
+export async function startMetadata(o: { dataDir: string; logDir: string; port?: number; listen?: string; url?: string }): Promise<Metadata> {
+  const given = o.url ?? process.env.MOGILE_MONGO_URL;
+  if (given) return { url: given, services: [], afterBootstrap: async () => {} };
+  const listen = o.listen ?? "127.0.0.1";
   const port = o.port ?? (await freePort());
   if (hasMongod()) return startMongod({ ...o, port });
   // a free port can be taken by someone else before we bind it: try again on another (tests run
@@ -230,11 +306,11 @@ export async function startMetadata(o: { dataDir: string; logDir: string; port?:
     const p = i === 1 ? port : await freePort();
     const proc = spawn(path.join(TOOLS, "ferretdb"), [
       "--handler=postgresql",
-      `--listen-addr=127.0.0.1:${p}`, "--repl-set-name=rs0",
+      `--listen-addr=${listen}:${p}`, "--repl-set-name=rs0",
       `--state-dir=${state}`, "--debug-addr=-", "--telemetry=disable", "--log-level=error",
     ], { stdio: ["ignore", fd, fd], env: { ...process.env, DO_NOT_TRACK: "1", FERRETDB_POSTGRESQL_URL: pg.url }, detached: true }); // the URL holds the password: not on the command line
     try {
-      await waitForPort(p, 30_000, "ferretdb", proc);
+      await waitForPort(p, 30_000, "ferretdb", proc, listen);
     } catch (err) {
       await stopProcess(proc, 1_000);
       if (i >= attempts) { await pg.stop(); throw err; }
@@ -243,7 +319,7 @@ export async function startMetadata(o: { dataDir: string; logDir: string; port?:
     const ferret: Service = { name: "ferretdb", proc, stop: () => stopProcess(proc), env: { FERRETDB_POSTGRESQL_URL: pg.url } };
     const pgDone = pg;
     return {
-      url: `mongodb://127.0.0.1:${p}/?replicaSet=rs0`,
+      url: `mongodb://${listen === "0.0.0.0" ? "127.0.0.1" : listen}:${p}/?replicaSet=rs0`,
       services: [ferret, pgDone],
       afterBootstrap: async (db) => ferretIndexes(pgDone.bin, pgDone.socketDir, pgDone.port, db),
     };
