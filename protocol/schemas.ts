@@ -115,6 +115,10 @@ export const RegisterStorage = z.object({
   ip,
   port,
   devids: z.array(zint(1)).min(1),
+  /** a host id chosen by the operator (multi-machine configs: its NATS user is made for it beforehand) */
+  hostid: zint(1).max(1_000_000).optional(),
+  /** the host's zone (rack); set at every registration, so a config change reaches the tracker */
+  zone: zone.optional(),
 });
 
 // ---- files ----

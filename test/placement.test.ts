@@ -200,4 +200,33 @@ test("classes - one cache, one answer for a missing class", async () => {
   assert.is((await c.forFile({ domain: "d", class: "big" })).mindevcount, 4, "a miss is not cached");
 });
 
+
+test("policy - MultipleHosts prefers a host in a zone (rack) with no copy yet, when there is one", () => {
+  const p: ReplPolicy = parsePolicy("MultipleHosts()");
+  const on: Placed[] = [{ devid: 1, hostid: 1, zone: "a" }];
+  const writable: Placed[] = [{ devid: 2, hostid: 2, zone: "a" }, { devid: 3, hostid: 3, zone: "b" }, { devid: 4, hostid: 1, zone: "a" }];
+  assert.equal(decide({ policy: p, on, min: 2, writable, live: writable }), { kind: "copy", devids: [3], desperate: false });
+  // no other zone can take it: any new host will do, the policy is met all the same
+  const sameZone = writable.filter((c) => c.zone === "a");
+  assert.equal(decide({ policy: p, on, min: 2, writable: sameZone, live: sameZone }), { kind: "copy", devids: [2], desperate: false });
+  assert.equal(decide({ policy: p, on: [...on, { devid: 2, hostid: 2, zone: "a" }], min: 2, writable, live: writable }), { kind: "satisfied" });
+});
+
+test("policy - copies on a device unreachable for long do not count while another copy remains", () => {
+  const v = view([
+    { devid: 1, hostid: 1, free: 10 * GB }, { devid: 2, hostid: 2, free: 10 * GB }, { devid: 3, hostid: 3, free: 10 * GB },
+  ]);
+  const long = Date.now() - 3_600_000;
+  v.observed.set(2, { ...v.observed.get(2)!, observed: "unreachable", lastHeartbeat: long });
+  assert.ok(v.lost(2));
+  const cls = { mindevcount: 2 } as ClassDoc;
+  assert.not.ok(policyMet(cls, [1, 2], 100, v), "the lost copy is not counted");
+  // every copy on lost devices: they still count (nothing better to do than wait for them)
+  v.observed.set(1, { ...v.observed.get(1)!, observed: "unreachable", lastHeartbeat: long });
+  assert.ok(policyMet(cls, [1, 2], 100, v));
+  // unreachable only briefly: not lost
+  v.observed.set(1, { ...v.observed.get(1)!, observed: "unreachable", lastHeartbeat: Date.now() - 1_000 });
+  assert.not.ok(v.lost(1));
+});
+
 test.run();

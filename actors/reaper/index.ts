@@ -1,4 +1,5 @@
-// The reaper actor: re-queues replication for every file on a device marked dead, and expires
+// The reaper actor: re-queues replication for every file on a device marked dead or unreachable for
+// long (lost.ts), and expires
 // uploads that were opened and never closed. Several may run; only the holder of the `reaper`
 // lease (NATS KV) acts, and another takes over within the lease TTL when it dies.
 import { z } from "zod";
@@ -10,6 +11,7 @@ import { stoppedSignal, sleep, type ActorContext, type ActorSpec } from "../runt
 import { Uploads } from "../runtime/uploads.ts";
 import { Lease } from "../runtime/lease.ts";
 import { Recovery } from "./recovery.ts";
+import { LostDevices } from "./lost.ts";
 
 const Config = z.object({
   /** how often expired uploads are looked for (ms) */
@@ -41,6 +43,7 @@ export async function start(ctx: ActorContext) {
     pauseMs: cfg.MOGILE_REAPER_BATCH_PAUSE_MS,
     recheckMs: cfg.MOGILE_REAPER_DEAD_RECHECK_MS,
   });
+  const lost = await LostDevices.open(ctx.nc, ctx.store!, ctx.log, { batch: cfg.MOGILE_REAPER_BATCH, pauseMs: cfg.MOGILE_REAPER_BATCH_PAUSE_MS });
   const abort = new AbortController();
   const { stopped, done } = stoppedSignal();
   const acting = () => lease.leader && !abort.signal.aborted;
@@ -94,6 +97,7 @@ export async function start(ctx: ActorContext) {
   const loops = Promise.all([
     every(cfg.MOGILE_REAPER_INTERVAL_MS, "upload expiry pass", expireUploads),
     every(cfg.MOGILE_REAPER_DEAD_CHECK_MS, "dead device pass", () => recovery.pass(acting, abort.signal), true),
+    every(cfg.MOGILE_REAPER_DEAD_CHECK_MS, "lost device pass", () => lost.pass(acting, abort.signal)),
   ]);
   // release the lease before reporting stopped: the process closes its connection right after
   loops.then(() => lease.stop()).then(() => done(), (err) => done(err));

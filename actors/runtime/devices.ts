@@ -15,6 +15,13 @@ import { clusterSignedUrl, type SignedMethod } from "./urlsign.ts";
 export const MIN_FREE_BYTES = Number(process.env.MOGILE_MIN_FREE_BYTES ?? 100 * 1024 * 1024);
 /** An observation older than this is treated as unknown (the monitor may be gone). */
 const STALE_MS = Number(process.env.MOGILE_OBSERVED_STALE_MS ?? 30_000);
+/**
+ * A device unreachable this long (no heartbeat: its machine is down or cut off) is *lost for now*:
+ * its files are copied elsewhere until their policy is met without it (the reaper queues them).
+ * Nothing is forgotten: when it comes back, the extra copies are surplus. MogileFS waits for an
+ * operator to mark it dead; a machine lost at night should not wait for the morning.
+ */
+export const REPAIR_AFTER_MS = Number(process.env.MOGILE_REPAIR_AFTER_MS ?? 600_000);
 
 export interface DeviceRow { dev: DeviceDoc; host: HostDoc; observed: ObservedDevice | undefined }
 
@@ -119,6 +126,12 @@ export class DeviceView {
     if (r.host.status !== "alive" && r.host.status !== "readonly") return false;
     if (r.dev.status !== "alive" && r.dev.status !== "readonly" && r.dev.status !== "drain") return false;
     return r.observed?.observed !== "unreachable" && r.observed?.observed !== "unmounted";
+  }
+
+  /** Unreachable for REPAIR_AFTER_MS or more (see there); a device never heard from is not. */
+  lost(devid: number, now = Date.now()): boolean {
+    const o = this.row(devid)?.observed;
+    return o?.observed === "unreachable" && o.lastHeartbeat > 0 && now - o.lastHeartbeat >= REPAIR_AFTER_MS;
   }
 
   /** MogileFS should_get_new_files (also used for replicas). */

@@ -23,8 +23,12 @@ import { RegisteredSources } from "./sources.ts";
 const Config = z.object({
   /** host name registered with the tracker (unique per storage host) */
   MOGILE_STORAGE_HOST: z.string().min(1).default("host1"),
-  /** address other nodes and clients use to reach this node */
+  /** address other nodes and clients use to reach this node (registered with the tracker) */
   MOGILE_STORAGE_IP: z.string().default("127.0.0.1"),
+  /** address the HTTP server binds to (default: MOGILE_STORAGE_IP; 0.0.0.0 behind NAT or a load balancer) */
+  MOGILE_STORAGE_LISTEN: z.string().optional(),
+  /** the host's zone (rack, room, site): placement spreads a file's copies across zones */
+  MOGILE_STORAGE_ZONE: z.string().min(1).max(64).optional(),
   /** HTTP port for file I/O */
   MOGILE_STORAGE_PORT: z.coerce.number().int().min(1).max(65535).default(7500),
   /** document root holding one dev<N> directory per device */
@@ -83,7 +87,7 @@ export async function start(ctx: ActorContext) {
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(cfg.MOGILE_STORAGE_PORT, cfg.MOGILE_STORAGE_IP, () => resolve());
+    server.listen(cfg.MOGILE_STORAGE_PORT, cfg.MOGILE_STORAGE_LISTEN ?? cfg.MOGILE_STORAGE_IP, () => resolve());
   });
   const baseUrl = `${httpScheme()}://${cfg.MOGILE_STORAGE_IP}:${cfg.MOGILE_STORAGE_PORT}`;
   log.info("serving files", { url: baseUrl, root, devices: cfg.MOGILE_STORAGE_DEVICES.join(",") });
@@ -100,7 +104,7 @@ export async function start(ctx: ActorContext) {
     let hostid = cfg.MOGILE_STORAGE_HOSTID;
     for (let attempt = 1; !hostid && !abort.signal.aborted; attempt++) {
       try {
-        const r = await client.rpc("register_storage", { host: cfg.MOGILE_STORAGE_HOST, ip: cfg.MOGILE_STORAGE_IP, port: cfg.MOGILE_STORAGE_PORT, devids: cfg.MOGILE_STORAGE_DEVICES });
+        const r = await client.rpc("register_storage", { host: cfg.MOGILE_STORAGE_HOST, ip: cfg.MOGILE_STORAGE_IP, port: cfg.MOGILE_STORAGE_PORT, devids: cfg.MOGILE_STORAGE_DEVICES, ...(cfg.MOGILE_STORAGE_ZONE ? { zone: cfg.MOGILE_STORAGE_ZONE } : {}) });
         hostid = r.hostid;
         break;
       } catch (err) {

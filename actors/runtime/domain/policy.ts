@@ -78,8 +78,12 @@ export function rank(p: ReplPolicy, on: Placed[], candidates: Placed[], min: num
   const hosts = new Set(on.map((x) => x.hostid));
   const newHost = cands.filter((c) => !hosts.has(c.hostid));
   const oldHost = cands.filter((c) => hosts.has(c.hostid)).map((c) => c.devid);
-  if (p.name === "MultipleHosts") return [newHost.map((c) => c.devid), oldHost];
   const used = new Set(on.map(zoneOf));
+  if (p.name === "MultipleHosts") {
+    // hosts in a zone (rack) with no copy yet first, when there are any: a rack lost keeps a copy
+    const fresh = newHost.filter((c) => !used.has(zoneOf(c)));
+    return [(fresh.length ? fresh : newHost).map((c) => c.devid), oldHost];
+  }
   if (used.size >= Math.min(min, Math.max(1, zones))) return [newHost.map((c) => c.devid), oldHost];
   // zones first: a device in a zone already used ranks above one on a host already used (MogileFS::Network)
   return [newHost.filter((c) => !used.has(zoneOf(c))).map((c) => c.devid), newHost.filter((c) => used.has(zoneOf(c))).map((c) => c.devid), oldHost];
@@ -159,7 +163,12 @@ export function placed(view: DeviceView, devid: number): Placed | null {
  * (or down, so expected back) host has marked alive — MogileFS counts those hosts (TH).
  */
 export function placement(view: DeviceView, devids: number[], size: number, skip?: ReadonlySet<number>): Pick<PolicyInput, "on" | "writable" | "live"> {
-  const on = devids.map((devid) => placed(view, devid)).filter((p): p is Placed => p !== null && view.row(p.devid)!.dev.status !== "dead");
+  const notDead = devids.map((devid) => placed(view, devid)).filter((p): p is Placed => p !== null && view.row(p.devid)!.dev.status !== "dead");
+  // copies on a lost device (unreachable for long) do not count while another copy remains: the
+  // file is brought back to its policy without them (if every copy is there, it waits for it)
+  const now = Date.now();
+  const kept = notDead.filter((p) => !view.lost(p.devid, now));
+  const on = kept.length ? kept : notDead;
   const writable: Placed[] = [];
   const live: Placed[] = [];
   for (const [devid, dev] of view.devices) {
