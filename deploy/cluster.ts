@@ -11,7 +11,7 @@ import { connect } from "@nats-io/transport-node";
 import { MogileClient } from "../protocol/client.ts";
 import { findCredentials, natsAuthOptions } from "../protocol/credentials.ts";
 import { REPO, assertPortFree, freePort, startMetadata, startNats, stopProcess, waitForPort, type Service } from "./services.ts";
-import { startNatsCluster, type NatsNode } from "./nats-cluster.ts";
+import { startNatsCluster, startNatsNode, waitForJetStream, type NatsNode, type NatsNodeSpec } from "./nats-cluster.ts";
 import { ensureClusterKey } from "./secrets.ts";
 import { ensureAdminKey } from "./admin-key.ts";
 import { clusterKey } from "../actors/runtime/secrets.ts";
@@ -20,8 +20,34 @@ import { storageUser, userSeedFile, writeNatsAuth } from "./natsauth.ts";
 export type Role = "query" | "replicator" | "deleter" | "monitor" | "reaper" | "gateway" | "legacy" | "fsck" | "s3";
 export const ROLES: Role[] = ["query", "replicator", "deleter", "monitor", "reaper", "gateway", "legacy", "fsck", "s3"];
 
+/** A storage host this machine runs (a node config names them; else host1..hostN on loopback). */
+export interface StorageSpec {
+  host: string;
+  devids: number[];
+  /** fixed host id (multi-machine: its NATS user exists beforehand); else the next free one */
+  hostid?: number;
+  port?: number;
+  zone?: string;
+  /** the document root holding dev<N> directories (default <data dir>/storage/<host>) */
+  root?: string;
+}
+
 export interface ClusterOptions {
   dataDir: string;
+  /** the address this machine's servers listen on and other machines reach them at (default 127.0.0.1) */
+  address?: string;
+  /** NATS servers run elsewhere (comma-separated client URLs): start none here, unless `natsNode` */
+  natsUrl?: string;
+  /** run this machine's node of a multi-machine NATS cluster */
+  natsNode?: NatsNodeSpec;
+  /** JetStream replicas for streams and buckets (default: the number of local nodes) */
+  jsReplicas?: number;
+  /** the metadata server's URL (a MongoDB replica set elsewhere); else one is run here */
+  mongoUrl?: string;
+  /** the embedded metadata server's fixed port (a node config's; else a free one) */
+  metadataPort?: number;
+  /** the storage hosts this machine runs (instead of `hosts` × `devicesPerHost` on loopback) */
+  storageHosts?: StorageSpec[];
   /** fixed ports for `npm start`; tests leave them out and get free ones */
   natsPort?: number;
   /** NATS servers: 1 (default), or a loopback cluster of this many nodes with streams replicated on all */
@@ -67,6 +93,8 @@ export class Cluster {
   actors: ActorProc[] = [];
   /** the nodes of a NATS cluster (natsNodes > 1), for tests that kill one */
   natsNodes: NatsNode[] = [];
+  /** the address servers listen on and are reached at */
+  readonly address: string;
   /** infrastructure servers, stopped last (tests restart the metadata server through these) */
   readonly services: Service[] = [];
   private counter = 0;
@@ -77,6 +105,7 @@ export class Cluster {
 
   constructor(readonly opts: ClusterOptions) {
     this.clusterKeyFile = ensureClusterKey(opts.dataDir);
+    this.address = opts.address ?? "127.0.0.1";
   }
 
   /** The seed file of one of this cluster's NATS users (operator, admin, app, ops, a role, storage-<hostid>). */
@@ -94,12 +123,16 @@ export class Cluster {
   get scheme(): "http" | "https" { return this.fullEnv.MOGILE_TLS_CERT ? "https" : "http"; }
 
   get env(): Record<string, string> {
+    // a machine of a multi-machine cluster: its own NATS node first, and used first
+    const local = this.opts.natsNode && this.natsNodes[0] ? this.natsNodes[0].url : null;
+    const natsUrl = local ? [local, ...this.natsUrl.split(",").filter((u) => u !== local)].join(",") : this.natsUrl;
     return {
-      MOGILE_NATS_URL: this.natsUrl,
+      MOGILE_NATS_URL: natsUrl,
+      ...(local ? { MOGILE_NATS_LOCAL_FIRST: "1" } : {}),
       MOGILE_MONGO_URL: this.mongoUrl,
       MOGILE_DB: this.db,
       MOGILE_CLUSTER_KEY_FILE: this.clusterKeyFile,
-      ...(this.natsNodes.length > 1 ? { MOGILE_JS_REPLICAS: String(this.natsNodes.length) } : {}),
+      ...(this.opts.jsReplicas ? { MOGILE_JS_REPLICAS: String(this.opts.jsReplicas) } : this.natsNodes.length > 1 ? { MOGILE_JS_REPLICAS: String(this.natsNodes.length) } : {}),
       ...this.opts.env,
     };
   }
@@ -109,7 +142,15 @@ export class Cluster {
     const logDir = path.join(o.dataDir, "logs");
     mkdirSync(logDir, { recursive: true });
     this.db = o.db ?? "mogile";
-    if ((o.natsNodes ?? 1) > 1) {
+    if (o.natsNode) {
+      // this machine's node of a multi-machine cluster; clients use every node's URL
+      const node = await startNatsNode({ dataDir: o.dataDir, logDir, node: o.natsNode, env: this.fullEnv });
+      this.natsNodes = [node];
+      this.services.push(node);
+      this.natsUrl = o.natsUrl ?? node.url;
+    } else if (o.natsUrl) {
+      this.natsUrl = o.natsUrl;
+    } else if ((o.natsNodes ?? 1) > 1) {
       const nats = await startNatsCluster({ dataDir: o.dataDir, logDir, size: o.natsNodes, env: this.fullEnv });
       this.natsNodes = nats.nodes;
       this.services.push(...nats.nodes);
@@ -120,24 +161,27 @@ export class Cluster {
       this.services.push(nats);
       this.natsUrl = `nats://127.0.0.1:${natsPort}`;
     }
-    const meta = await startMetadata({ dataDir: o.dataDir, logDir });
+    const meta = await startMetadata({ dataDir: o.dataDir, logDir, port: o.metadataPort, listen: this.address, url: o.mongoUrl });
     this.services.push(...meta.services);
     this.mongoUrl = meta.url;
 
     // create streams, buckets, collections and indexes once, before any actor races for them
+    // (idempotent: every machine of a multi-machine cluster does it, whichever starts first wins)
     const log = createLogger({ role: "launcher" }, "warn");
+    // a NATS cluster answers JetStream calls once a quorum of nodes has elected a meta leader
+    await waitForJetStream(this.natsUrl, o.natsNode ? 300_000 : 60_000, this.credsFile("operator"), this.fullEnv);
     const nc = await connectNats(this.natsUrl, "mogile-bootstrap", log, { nkeyFile: this.credsFile("operator") }, this.fullEnv);
     // streams take their replica count from the environment; the actors get ours through this.env
     const replicas = this.env.MOGILE_JS_REPLICAS;
     const before = process.env.MOGILE_JS_REPLICAS;
     if (replicas !== undefined) process.env.MOGILE_JS_REPLICAS = replicas;
     try {
-      await ensureJetStream(nc);
+      await retry("JetStream streams and buckets", 120_000, () => ensureJetStream(nc));
     } finally {
       if (before === undefined) delete process.env.MOGILE_JS_REPLICAS; else process.env.MOGILE_JS_REPLICAS = before;
     }
     await nc.close();
-    const store = await openStore(this.mongoUrl, this.db, log);
+    const store = await retry(`the metadata server at ${this.mongoUrl}`, 300_000, () => openStore(this.mongoUrl, this.db, log));
     try {
       // the first admin key, made once the metadata store is there (before any gateway serves)
       const admin = await ensureAdminKey(store, o.dataDir, clusterKey({ MOGILE_CLUSTER_KEY_FILE: ensureClusterKey(o.dataDir) }));
@@ -153,17 +197,15 @@ export class Cluster {
     const counts = { query: 1, replicator: 1, deleter: 1, monitor: 1, reaper: 1, gateway: 1, legacy: 1, fsck: 1, s3: 1, ...o.counts };
     const started: Promise<unknown>[] = [];
     for (const role of ROLES) for (let i = 0; i < counts[role]; i++) started.push(this.spawnActor(role));
-    const hosts = o.hosts ?? 3;
     const per = o.devicesPerHost ?? 2;
-    for (let h = 1; h <= hosts; h++) {
-      const devids = Array.from({ length: per }, (_, d) => (h - 1) * per + d + 1);
-      await this.addDevices(`host${h}`, devids);
-    }
+    const specs: StorageSpec[] = o.storageHosts ?? Array.from({ length: o.hosts ?? 3 }, (_, i) => ({
+      host: `host${i + 1}`,
+      devids: Array.from({ length: per }, (_, d) => i * per + d + 1),
+      port: o.storageBasePort ? o.storageBasePort + i : undefined,
+    }));
+    for (const h of specs) await this.addDevices(h.host, h.devids, h.root);
     // storage agents start once registered (their NATS user is bound to their host id)
-    for (let h = 1; h <= hosts; h++) {
-      const devids = Array.from({ length: per }, (_, d) => (h - 1) * per + d + 1);
-      started.push(this.startStorage(`host${h}`, devids, o.storageBasePort ? o.storageBasePort + h - 1 : undefined));
-    }
+    for (const h of specs) started.push(this.startStorage(h.host, h.devids, h.port, h));
     await Promise.all(started);
     return this;
   }
@@ -175,26 +217,28 @@ export class Cluster {
    * it also marks directories an older version made without a marker; a storage agent never
    * creates either (a missing one means the device is not mounted).
    */
-  async addDevices(host: string, devids: number[]): Promise<void> {
-    for (const devid of devids) await initDevice(this.storageRoot(host), devid, { create: true, host });
+  async addDevices(host: string, devids: number[], root = this.storageRoot(host)): Promise<void> {
+    for (const devid of devids) await initDevice(root, devid, { create: true, host });
   }
 
   /** Start (or restart) a storage agent; its devices must have been added (`addDevices`). */
-  async startStorage(host: string, devids: number[], port?: number): Promise<StorageHost> {
+  async startStorage(host: string, devids: number[], port?: number, spec: Partial<StorageSpec> = {}): Promise<StorageHost> {
     const p = port ?? (await freePort());
-    if (port) await assertPortFree(port, `storage ${host}`);
-    const root = this.storageRoot(host);
-    const hostid = await this.registerHost(host, p, devids);
+    if (port) await assertPortFree(port, `storage ${host}`, this.address);
+    const root = spec.root ?? this.storageRoot(host);
+    const hostid = await this.registerHost(host, p, devids, spec);
     const proc = this.spawn("storage", host, {
       ...this.natsUser(storageUser(hostid)),
       MOGILE_STORAGE_HOSTID: String(hostid),
       MOGILE_STORAGE_HOST: host,
+      MOGILE_STORAGE_IP: this.address,
       MOGILE_STORAGE_PORT: String(p),
       MOGILE_STORAGE_ROOT: root,
       MOGILE_STORAGE_DEVICES: devids.join(","),
+      ...(spec.zone ? { MOGILE_STORAGE_ZONE: spec.zone } : {}),
     });
-    await waitForPort(p, 30_000, `storage ${host}`, proc);
-    const s: StorageHost = { host, port: p, url: `${this.scheme}://127.0.0.1:${p}`, devids, root, proc };
+    await waitForPort(p, 30_000, `storage ${host}`, proc, this.address);
+    const s: StorageHost = { host, port: p, url: `${this.scheme}://${this.address}:${p}`, devids, root, proc };
     this.storage = this.storage.filter((x) => x.host !== host).concat(s);
     return s;
   }
@@ -208,15 +252,17 @@ export class Cluster {
    * the agent a NATS user bound to the host id: it may publish only its own heartbeats and answer
    * only its own requests. A new user is added to every NATS server's accounts by a config reload.
    */
-  private async registerHost(host: string, port: number, devids: number[]): Promise<number> {
+  private async registerHost(host: string, port: number, devids: number[], spec: Partial<StorageSpec> = {}): Promise<number> {
     // one connection shared by hosts registering at once (the promise, so none opens a second)
     const admin = await (this.adminClient ??= this.connectClient("admin", "mogile-launcher"));
     const deadline = Date.now() + 60_000;
     let hostid = 0;
     for (let attempt = 1; !hostid; attempt++) {
       try {
-        hostid = (await admin.rpc("register_storage", { host, ip: "127.0.0.1", port, devids }, 5_000)).hostid;
+        hostid = (await admin.rpc("register_storage", { host, ip: this.address, port, devids, ...(spec.hostid ? { hostid: spec.hostid } : {}), ...(spec.zone ? { zone: spec.zone } : {}) }, 5_000)).hostid;
       } catch (err) {
+        // a refusal (another host has that id or name) will not change by waiting
+        if ((err as { code?: string }).code === "host_exists" || (err as { code?: string }).code === "existing_devid") throw err;
         // no query actor answers yet
         if (Date.now() > deadline) throw new Error(`could not register storage ${host}: ${(err as Error).message}`);
         await new Promise((r) => setTimeout(r, Math.min(500, 50 * attempt)));
@@ -252,26 +298,29 @@ export class Cluster {
     const extra = { ...this.natsUser(role), ...env };
     if (role === "gateway") {
       const port = this.opts.httpPort ?? (await freePort());
-      if (this.opts.httpPort) await assertPortFree(port, "gateway");
+      if (this.opts.httpPort) await assertPortFree(port, "gateway", this.address);
       extra.MOGILE_HTTP_PORT = String(port);
-      this.httpUrl = `${this.scheme}://127.0.0.1:${port}`;
+      extra.MOGILE_HTTP_HOST = this.address;
+      this.httpUrl = `${this.scheme}://${this.address}:${port}`;
     }
     if (role === "legacy") {
       const port = this.opts.legacyPort ?? (await freePort());
-      if (this.opts.legacyPort) await assertPortFree(port, "legacy");
+      if (this.opts.legacyPort) await assertPortFree(port, "legacy", this.address);
       extra.MOGILE_LEGACY_PORT = String(port);
+      extra.MOGILE_LEGACY_BIND = this.address;
       this.legacyPort = port;
     }
     if (role === "s3") {
       const port = this.opts.s3Port ?? (await freePort());
-      if (this.opts.s3Port) await assertPortFree(port, "s3");
+      if (this.opts.s3Port) await assertPortFree(port, "s3", this.address);
       extra.MOGILE_S3_PORT = String(port);
-      this.s3Url = `${this.scheme}://127.0.0.1:${port}`;
+      extra.MOGILE_S3_HOST = this.address;
+      this.s3Url = `${this.scheme}://${this.address}:${port}`;
     }
     const proc = this.spawn(role, instance, extra);
-    if (role === "s3") await waitForPort(Number(extra.MOGILE_S3_PORT), 30_000, "s3", proc);
-    if (role === "gateway") await waitForPort(Number(extra.MOGILE_HTTP_PORT), 30_000, "gateway", proc);
-    if (role === "legacy") await waitForPort(Number(extra.MOGILE_LEGACY_PORT), 30_000, "legacy", proc);
+    if (role === "s3") await waitForPort(Number(extra.MOGILE_S3_PORT), 30_000, "s3", proc, this.address);
+    if (role === "gateway") await waitForPort(Number(extra.MOGILE_HTTP_PORT), 30_000, "gateway", proc, this.address);
+    if (role === "legacy") await waitForPort(Number(extra.MOGILE_LEGACY_PORT), 30_000, "legacy", proc, this.address);
     const a = { role, instance, proc };
     this.actors.push(a);
     return a;
@@ -329,6 +378,20 @@ export class Cluster {
     await Promise.all(this.actors.map((a) => stopProcess(a.proc)));
     await Promise.all(this.storage.map((s) => stopProcess(s.proc)));
     for (const s of this.services) await s.stop().catch(() => {});
+  }
+}
+
+/** Call `fn` until it succeeds, with back-off, for up to `timeoutMs` (the other machines may still be starting). */
+async function retry<T>(what: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`${what}: ${(err as Error).message}`);
+      if (attempt === 1 || attempt % 10 === 0) process.stderr.write(`[mogile] waiting for ${what}: ${(err as Error).message}\n`);
+      await new Promise((r) => setTimeout(r, Math.min(5_000, 200 * attempt)));
+    }
   }
 }
 

@@ -1,22 +1,25 @@
 // `npm start`: a complete single-machine cluster in the foreground; Ctrl-C stops it cleanly.
 // Usage: tsx deploy/launch.ts [--query N] [--replicator N] [--deleter N] [--monitor N] [--reaper N]
 //                             [--gateway N] [--legacy N] [--fsck N] [--s3 N] [--hosts N] [--devices-per-host N]
+//        tsx deploy/launch.ts --config node.json     (one machine of a multi-machine cluster: deploy/node-config.ts)
 import { parseArgs } from "node:util";
 import path from "node:path";
 import { mkdirSync } from "node:fs";
-import { startCluster, ROLES, type Role } from "./cluster.ts";
+import { startCluster, ROLES, type ClusterOptions, type Role } from "./cluster.ts";
+import { loadNodeConfig, nodeClusterOptions } from "./node-config.ts";
 import { MogileClient } from "../protocol/client.ts";
 
 const count = { type: "string" } as const;
 const { values } = parseArgs({
   options: {
     query: count, replicator: count, deleter: count, monitor: count, reaper: count, gateway: count, legacy: count, fsck: count, s3: count,
-    hosts: count, "devices-per-host": count,
+    hosts: count, "devices-per-host": count, config: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
 });
 if (values.help) {
   process.stdout.write(`usage: npm start -- [--query N] [--replicator N] [--deleter N] [--monitor N] [--reaper N] [--legacy N] [--fsck N] [--s3 N] [--hosts N] [--devices-per-host N]
+       npm start -- --config node.json    one machine of a multi-machine cluster (README: Running on several machines)
 environment: MOGILE_DATA_DIR (./var)  MOGILE_HTTP_PORT (7080)  MOGILE_LEGACY_PORT (7001)  MOGILE_S3_PORT (7070)  MOGILE_NATS_PORT (4222)  MOGILE_STORAGE_PORT (7500, one per host)
              MOGILE_MONGO_URL (use an existing MongoDB replica set instead of the embedded FerretDB)
 `);
@@ -27,29 +30,46 @@ const num = (v: string | undefined, dflt: number, name: string) => {
   if (!Number.isInteger(n) || n < 0) { process.stderr.write(`--${name} must be a whole number\n`); process.exit(2); }
   return n;
 };
-const counts = Object.fromEntries(ROLES.map((r) => [r, num(values[r], 1, r)])) as Record<Role, number>;
-counts.gateway = Math.min(counts.gateway, 1); // one HTTP port
-counts.legacy = Math.min(counts.legacy, 1); // one classic tracker port
-counts.s3 = Math.min(counts.s3, 1); // one S3 port
-const dataDir = path.resolve(process.env.MOGILE_DATA_DIR ?? "./var");
-mkdirSync(dataDir, { recursive: true });
-const httpPort = Number(process.env.MOGILE_HTTP_PORT ?? 7080);
-const legacyPort = Number(process.env.MOGILE_LEGACY_PORT ?? 7001);
+let options: ClusterOptions;
+if (values.config) {
+  let nodeName = "";
+  try {
+    const node = loadNodeConfig(values.config);
+    nodeName = node.name;
+    options = nodeClusterOptions(node);
+  } catch (err) {
+    process.stderr.write(`[mogile] ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  mkdirSync(options.dataDir, { recursive: true });
+  process.stdout.write(`[mogile] machine ${nodeName}: ${Object.entries(options.counts ?? {}).filter(([, n]) => n).map(([r, n]) => `${r}×${n}`).join(" ") || "no actors"}` +
+    `${options.storageHosts?.length ? `, storage ${options.storageHosts.map((h) => `${h.host} (devices ${h.devids.join(",")}${h.zone ? `, zone ${h.zone}` : ""})`).join(" ")}` : ""}` +
+    `${options.natsNode ? `, NATS node ${options.natsNode.name}` : ""}${options.mongoUrl ? "" : ", the embedded metadata server"}\n`);
+} else {
+  const counts = Object.fromEntries(ROLES.map((r) => [r, num(values[r], 1, r)])) as Record<Role, number>;
+  counts.gateway = Math.min(counts.gateway, 1); // one HTTP port
+  counts.legacy = Math.min(counts.legacy, 1); // one classic tracker port
+  counts.s3 = Math.min(counts.s3, 1); // one S3 port
+  const dataDir = path.resolve(process.env.MOGILE_DATA_DIR ?? "./var");
+  mkdirSync(dataDir, { recursive: true });
+  options = {
+    dataDir,
+    natsPort: Number(process.env.MOGILE_NATS_PORT ?? 4222),
+    httpPort: Number(process.env.MOGILE_HTTP_PORT ?? 7080),
+    legacyPort: Number(process.env.MOGILE_LEGACY_PORT ?? 7001),
+    s3Port: Number(process.env.MOGILE_S3_PORT ?? 7070),
+    storageBasePort: Number(process.env.MOGILE_STORAGE_PORT ?? 7500),
+    hosts: num(values.hosts, 3, "hosts"),
+    devicesPerHost: num(values["devices-per-host"], 2, "devices-per-host"),
+    counts,
+    logs: "inherit",
+  };
+}
+const dataDir = options.dataDir;
 
 const say = (s: string) => process.stdout.write(`[mogile] ${s}\n`);
-say(`starting a cluster in ${dataDir} …`);
-const cluster = await startCluster({
-  dataDir,
-  natsPort: Number(process.env.MOGILE_NATS_PORT ?? 4222),
-  httpPort,
-  legacyPort,
-  s3Port: Number(process.env.MOGILE_S3_PORT ?? 7070),
-  storageBasePort: Number(process.env.MOGILE_STORAGE_PORT ?? 7500),
-  hosts: num(values.hosts, 3, "hosts"),
-  devicesPerHost: num(values["devices-per-host"], 2, "devices-per-host"),
-  counts,
-  logs: "inherit",
-});
+say(`starting ${values.config ? "this machine's part of the cluster" : "a cluster"} in ${dataDir} …`);
+const cluster = await startCluster(options);
 
 let stopping = false;
 const stop = async (signal: string) => {
@@ -89,8 +109,9 @@ const client = await cluster.connectClient("admin", "mogile-launcher-ready");
 await cluster.ready(client, 60_000).catch((err) => say(`warning: ${(err as Error).message}`));
 await client.close();
 const url = cluster.httpUrl;
-const tracker = cluster.legacyPort ? `   MogileFS tracker protocol at 127.0.0.1:${cluster.legacyPort}` : "";
-say(`ready: HTTP facade at ${url}${tracker}   NATS at ${cluster.natsUrl}   metadata at ${cluster.mongoUrl}`);
+const tracker = cluster.legacyPort ? `   MogileFS tracker protocol at ${cluster.address}:${cluster.legacyPort}` : "";
+say(`ready: ${url ? `HTTP facade at ${url}` : "no HTTP facade on this machine"}${tracker}   NATS at ${cluster.natsUrl}   metadata at ${cluster.mongoUrl}`);
+for (const s of cluster.storage) say(`storage ${s.host} at ${s.url}: devices ${s.devids.join(", ")}`);
 const keyFile = cluster.adminKeyFile;
 if (cluster.adminKeyCreated) {
   say(`first admin key (cluster-admin; shown this once, kept in ${keyFile}, mode 0600):`);

@@ -20,17 +20,19 @@ export class NatsNode implements Service {
     readonly clusterPort: number,
     private readonly confPath: string,
     private readonly logDir: string,
+    /** the address it listens on (a machine's own in a multi-machine cluster) */
+    readonly host = "127.0.0.1",
   ) {}
 
-  get url(): string { return `nats://127.0.0.1:${this.port}`; }
+  get url(): string { return `nats://${this.host}:${this.port}`; }
 
   async start(): Promise<void> {
     if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) return;
-    await assertPortFree(this.port, this.name);
+    await assertPortFree(this.port, this.name, this.host);
     const fd = openSync(path.join(this.logDir, `${this.name}.log`), "a");
     // own process group, like the single server: Ctrl-C reaches the launcher, which stops servers last
     this.proc = spawn(NATS_BIN, ["-c", this.confPath], { stdio: ["ignore", fd, fd], detached: true });
-    await waitForPort(this.port, 15_000, this.name, this.proc);
+    await waitForPort(this.port, 15_000, this.name, this.proc, this.host);
   }
 
   /** kill -9 (or another signal) and wait for the exit */
@@ -123,4 +125,56 @@ export async function waitForJetStream(servers: string, timeoutMs: number, nkeyF
   } finally {
     await nc.close();
   }
+}
+
+/** One node of a NATS cluster spread over machines: what a node config or the generator describes. */
+export interface NatsNodeSpec {
+  /** server_name, unique in the cluster */
+  name: string;
+  /** the address this machine's node listens on and other machines reach it at */
+  host: string;
+  port: number;
+  clusterPort: number;
+  /** the other nodes' route URLs, nats-route://host:port */
+  routes: string[];
+  clusterName?: string;
+}
+
+/**
+ * The nats-server configuration of one node of a multi-machine cluster: client and route ports on
+ * the machine's address, JetStream in `storeDir`, and the cluster's accounts (every node includes
+ * the same generated file; `accountsInclude` is relative to the config file or absolute).
+ */
+export function natsNodeConf(n: NatsNodeSpec, storeDir: string, accountsInclude: string, env: NodeJS.ProcessEnv = process.env): string {
+  return [
+    "# one node of a mogile NATS cluster (deploy/nats-cluster.ts natsNodeConf)",
+    `server_name: ${n.name}`,
+    `listen: ${n.host}:${n.port}`,
+    "max_payload: 1MB",
+    // a silent peer (a partition drops packets, nothing closes the connection) is noticed within
+    // seconds; routes to it close, so no request is routed to actors behind it
+    "ping_interval: \"2s\"",
+    "ping_max: 3",
+    "write_deadline: \"5s\"",
+    // a write is acknowledged by JetStream only once a majority of nodes has it
+    `jetstream { store_dir: ${JSON.stringify(storeDir)}, max_memory_store: 256MB, max_file_store: 8GB }`,
+    `cluster { name: ${n.clusterName ?? "mogile"}, listen: ${n.host}:${n.clusterPort}, routes: [${n.routes.join(", ")}] }`,
+    natsTlsConf(env),
+    "# users and permissions, the same file on every node (deploy/natsauth.ts)",
+    `include ${JSON.stringify(accountsInclude)}`,
+    "",
+  ].join("\n");
+}
+
+/** Start this machine's node of a multi-machine NATS cluster (its config written into dataDir). */
+export async function startNatsNode(o: { dataDir: string; logDir: string; node: NatsNodeSpec; env?: NodeJS.ProcessEnv }): Promise<NatsNode> {
+  writeNatsAuth(o.dataDir);
+  const dir = path.join(o.dataDir, "nats-node");
+  const store = path.join(dir, "store");
+  mkdirSync(store, { recursive: true });
+  const confPath = path.join(dir, `${o.node.name}.conf`);
+  writeFileSync(confPath, natsNodeConf(o.node, store, path.relative(dir, accountsFile(o.dataDir)), o.env), { mode: 0o600 });
+  const node = new NatsNode(o.node.name, o.node.port, o.node.clusterPort, confPath, o.logDir, o.node.host);
+  await node.start();
+  return node;
 }

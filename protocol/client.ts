@@ -94,6 +94,10 @@ export class MogileClient extends TrackerCommands {
     const nc = await connect({
       ...natsAuthOptions(creds, { MOGILE_TLS_CA: opts.caFile ?? process.env.MOGILE_TLS_CA }),
       servers: typeof servers === "string" ? servers.split(",") : servers,
+      // MOGILE_NATS_LOCAL_FIRST=1: the first server is this machine's own node (use it while it is up)
+      noRandomize: process.env.MOGILE_NATS_LOCAL_FIRST === "1",
+      pingInterval: 5_000,
+      maxPingOut: 3,
       name: opts.name ?? "mogile-client",
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,

@@ -16,6 +16,13 @@ export async function connectNats(servers: string, name: string, log: Logger, cr
   const nc = await connect({
     ...natsAuthOptions(found, env),
     servers: servers.split(","),
+    // a machine's actors use its own NATS node first (listed first): a machine cut off from the
+    // others then takes its own actors with it, instead of leaving the majority's requests routed
+    // to actors that cannot answer
+    noRandomize: env.MOGILE_NATS_LOCAL_FIRST === "1",
+    // a server gone silent (a partition: no FIN, no RST) is noticed in ~15 s, not minutes
+    pingInterval: 5_000,
+    maxPingOut: 3,
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
