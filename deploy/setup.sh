@@ -55,6 +55,12 @@ if ! command -v openssl >/dev/null 2>&1; then
 fi
 # test tools (npm test only): the AWS CLI, a second real S3 client, in a private virtualenv
 if [ "${1:-}" = test ]; then
+  # nftables: the hosts test drops packets at random on a "slow" link (kernels without netem)
+  if [ "$(id -u)" = 0 ] && ! command -v nft >/dev/null 2>&1; then
+    log "installing nftables from Debian (hosts test)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q nftables >&2 || { apt-get update -q >&2 && apt-get install -y -q nftables >&2; } || log "nftables not installed: the slow-link test runs without packet loss"
+  fi
   AWSCLI_VERSION=1.46.3
   if ! "$ROOT/.tools/awscli/bin/aws" --version 2>/dev/null | grep -q "aws-cli/${AWSCLI_VERSION} "; then
     log "installing the AWS CLI $AWSCLI_VERSION (S3 tests) into .tools/awscli"

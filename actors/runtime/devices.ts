@@ -21,6 +21,8 @@ const STALE_MS = Number(process.env.MOGILE_OBSERVED_STALE_MS ?? 30_000);
  * Nothing is forgotten: when it comes back, the extra copies are surplus. MogileFS waits for an
  * operator to mark it dead; a machine lost at night should not wait for the morning.
  */
+/** A device state watch with no entry for this long is made again (the monitor refreshes every 5 s). */
+const WATCH_SILENCE_MS = Number(process.env.MOGILE_WATCH_SILENCE_MS ?? 15_000);
 export const REPAIR_AFTER_MS = Number(process.env.MOGILE_REPAIR_AFTER_MS ?? 600_000);
 
 export interface DeviceRow { dev: DeviceDoc; host: HostDoc; observed: ObservedDevice | undefined }
@@ -41,13 +43,42 @@ export class DeviceView {
     this.timer = setInterval(() => this.reload().catch((err) => this.log.warn("device reload failed", { err })), 10_000);
     this.timer.unref();
     const kv = await new Kvm(nc).create(buckets.deviceState, { history: 1 });
-    const iter = await kv.watch({ key: "dev.>" });
-    this.stopWatch = () => iter.stop();
+    // the watch is a consumer on one NATS node: if that node is cut off or its stream changes
+    // leader, the watch can end or go quiet. The monitor rewrites every device's entry every few
+    // seconds, so silence means a broken watch: it is made again (and again after an end)
+    let stopped = false;
+    let current: { stop(): void } | null = null;
+    let lastEvent = Date.now();
+    const watchdog = setInterval(() => {
+      if (current && this.observed.size && Date.now() - lastEvent > WATCH_SILENCE_MS) {
+        this.log.warn("device state watch silent; making it again", { silentMs: Date.now() - lastEvent });
+        lastEvent = Date.now();
+        current.stop();
+      }
+    }, 1_000);
+    watchdog.unref();
+    this.stopWatch = () => { stopped = true; clearInterval(watchdog); current?.stop(); };
+    const first = await kv.watch({ key: "dev.>" });
     (async () => {
-      for await (const e of iter) {
-        const devid = Number(e.key.slice(4));
-        if (e.operation !== "PUT") { this.observed.delete(devid); continue; }
-        try { this.observed.set(devid, ObservedDevice.parse(e.json())); } catch { /* ignore malformed */ }
+      let iter: Awaited<ReturnType<typeof kv.watch>> | null = first;
+      for (let attempt = 0; !stopped; ) {
+        try {
+          iter ??= await kv.watch({ key: "dev.>" });
+          current = iter;
+          lastEvent = Date.now();
+          for await (const e of iter) {
+            lastEvent = Date.now();
+            attempt = 0;
+            const devid = Number(e.key.slice(4));
+            if (e.operation !== "PUT") { this.observed.delete(devid); continue; }
+            try { this.observed.set(devid, ObservedDevice.parse(e.json())); } catch { /* ignore malformed */ }
+          }
+        } catch (err) {
+          this.log.warn("device state watch failed; retrying", { err });
+        }
+        iter = null;
+        current = null;
+        if (!stopped) await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * 2 ** attempt++)));
       }
     })().catch((err) => this.log.warn("device state watch ended", { err }));
   }

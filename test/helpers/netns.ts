@@ -59,26 +59,36 @@ export class Net {
 
   /**
    * Make a machine's link slow, both ways: netem delay and loss where the kernel has netem; else
-   * (kernels built without it, as on these CI machines) a token bucket that narrows the link to
-   * 2 Mbit/s with up to 200 ms of queueing. Returns what was applied; `on` false clears it.
+   * (kernels built without it, as on these CI machines) a token bucket narrowing the link to
+   * 2 Mbit/s with up to 200 ms of queueing, plus 2% of packets dropped at random by nftables in the
+   * machine. Returns what was applied; `on` false clears it.
    */
   slow(m: Machine, on = true): string {
     const ends: [string, string][] = [[m.ns, m.dev], [this.sw, m.port]];
+    const nft = (script: string) => execFileSync("ip", ["netns", "exec", m.ns, "nft", "-f", "-"], { input: script, stdio: ["pipe", "ignore", "pipe"] });
     if (!on) {
       for (const [ns, dev] of ends) { try { execFileSync("tc", ["-n", ns, "qdisc", "del", "dev", dev, "root"], { stdio: "ignore" }); } catch { /* none */ } }
+      try { nft("delete table inet mogile_slow\n"); } catch { /* none */ }
       return "cleared";
     }
-    const kinds: [string, string[]][] = [
-      ["netem delay 40ms ±10ms, 2% loss", ["netem", "delay", "40ms", "10ms", "loss", "2%"]],
-      ["tbf 2 Mbit/s, 200 ms queue", ["tbf", "rate", "2mbit", "burst", "32kbit", "latency", "200ms"]],
-    ];
-    for (const [what, spec] of kinds) {
-      try {
-        for (const [ns, dev] of ends) execFileSync("tc", ["-n", ns, "qdisc", "replace", "dev", dev, "root", ...spec], { stdio: "pipe" });
-        return what;
-      } catch { /* this kernel lacks it: the next */ }
+    const tc = (spec: string[]) => { for (const [ns, dev] of ends) execFileSync("tc", ["-n", ns, "qdisc", "replace", "dev", dev, "root", ...spec], { stdio: "pipe" }); };
+    try {
+      tc(["netem", "delay", "40ms", "10ms", "loss", "2%"]);
+      return "netem delay 40 ms ±10 ms, 2% loss";
+    } catch { /* no netem in this kernel */ }
+    tc(["tbf", "rate", "2mbit", "burst", "32kbit", "latency", "200ms"]);
+    try {
+      nft([
+        "table inet mogile_slow {",
+        `  chain in { type filter hook input priority 0; iifname "${m.dev}" numgen random mod 100 < 2 drop; }`,
+        `  chain out { type filter hook output priority 0; oifname "${m.dev}" numgen random mod 100 < 2 drop; }`,
+        "}",
+        "",
+      ].join("\n"));
+      return "tbf 2 Mbit/s with 200 ms of queueing, 2% loss (nftables)";
+    } catch (err) {
+      return `tbf 2 Mbit/s with 200 ms of queueing (no loss: nft failed: ${(err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message})`;
     }
-    throw new Error("no qdisc to slow a link with (netem or tbf)");
   }
 
   /** Run a command inside a machine; output to `logFile`. */
