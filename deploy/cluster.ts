@@ -32,6 +32,12 @@ export interface StorageSpec {
   root?: string;
 }
 
+/**
+ * How long a server actor may take to listen: a machine starting a dozen Node processes at once on
+ * two cores (or three "machines" on one, as the hosts test does) can take a minute.
+ */
+const START_WAIT_MS = 120_000;
+
 export interface ClusterOptions {
   dataDir: string;
   /** the address this machine's servers listen on and other machines reach them at (default 127.0.0.1) */
@@ -237,7 +243,7 @@ export class Cluster {
       MOGILE_STORAGE_DEVICES: devids.join(","),
       ...(spec.zone ? { MOGILE_STORAGE_ZONE: spec.zone } : {}),
     });
-    await waitForPort(p, 30_000, `storage ${host}`, proc, this.address);
+    await waitForPort(p, START_WAIT_MS, `storage ${host}`, proc, this.address);
     const s: StorageHost = { host, port: p, url: `${this.scheme}://${this.address}:${p}`, devids, root, proc };
     this.storage = this.storage.filter((x) => x.host !== host).concat(s);
     return s;
@@ -318,9 +324,9 @@ export class Cluster {
       this.s3Url = `${this.scheme}://${this.address}:${port}`;
     }
     const proc = this.spawn(role, instance, extra);
-    if (role === "s3") await waitForPort(Number(extra.MOGILE_S3_PORT), 30_000, "s3", proc, this.address);
-    if (role === "gateway") await waitForPort(Number(extra.MOGILE_HTTP_PORT), 30_000, "gateway", proc, this.address);
-    if (role === "legacy") await waitForPort(Number(extra.MOGILE_LEGACY_PORT), 30_000, "legacy", proc, this.address);
+    if (role === "s3") await waitForPort(Number(extra.MOGILE_S3_PORT), START_WAIT_MS, "s3", proc, this.address);
+    if (role === "gateway") await waitForPort(Number(extra.MOGILE_HTTP_PORT), START_WAIT_MS, "gateway", proc, this.address);
+    if (role === "legacy") await waitForPort(Number(extra.MOGILE_LEGACY_PORT), START_WAIT_MS, "legacy", proc, this.address);
     const a = { role, instance, proc };
     this.actors.push(a);
     return a;

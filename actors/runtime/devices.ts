@@ -23,6 +23,8 @@ const STALE_MS = Number(process.env.MOGILE_OBSERVED_STALE_MS ?? 30_000);
  */
 /** A device state watch with no entry for this long is made again (the monitor refreshes every 5 s). */
 const WATCH_SILENCE_MS = Number(process.env.MOGILE_WATCH_SILENCE_MS ?? 15_000);
+/** Quieter than this (each entry is rewritten every 5 s), the entries are also read directly. */
+const WATCH_QUIET_MS = 7_000;
 export const REPAIR_AFTER_MS = Number(process.env.MOGILE_REPAIR_AFTER_MS ?? 600_000);
 
 export interface DeviceRow { dev: DeviceDoc; host: HostDoc; observed: ObservedDevice | undefined }
@@ -49,10 +51,33 @@ export class DeviceView {
     let stopped = false;
     let current: { stop(): void } | null = null;
     let lastEvent = Date.now();
+    // while the watch is quiet, read the entries directly as well: a direct get is answered by any
+    // node holding the bucket, so it works while the stream or the JetStream meta leader is being
+    // elected again (a partition), when new watches cannot be made for many seconds
+    let polling = false;
+    const poll = async () => {
+      if (polling) return;
+      polling = true;
+      try {
+        await Promise.all([...this.devices.keys()].map(async (devid) => {
+          const e = await kv.get(`dev.${devid}`).catch(() => null);
+          if (!e || e.operation !== "PUT") return;
+          try {
+            const o = ObservedDevice.parse(e.json());
+            if (o.ts > (this.observed.get(devid)?.ts ?? 0)) this.observed.set(devid, o);
+          } catch { /* ignore malformed */ }
+        }));
+      } finally {
+        polling = false;
+      }
+    };
+    let ticks = 0;
     const watchdog = setInterval(() => {
-      if (current && this.observed.size && Date.now() - lastEvent > WATCH_SILENCE_MS) {
-        this.log.warn("device state watch silent; making it again", { silentMs: Date.now() - lastEvent });
-        lastEvent = Date.now();
+      const silent = Date.now() - lastEvent;
+      if (this.observed.size && silent > WATCH_QUIET_MS && ++ticks % 2 === 0) void poll();
+      if (current && this.observed.size && silent > WATCH_SILENCE_MS) {
+        this.log.warn("device state watch silent; making it again", { silentMs: silent });
+        lastEvent = Date.now() - WATCH_QUIET_MS; // keep polling meanwhile
         current.stop();
       }
     }, 1_000);

@@ -10,6 +10,9 @@ import { formatChain, hopUrl, verifyReceipt, RECEIPT_HEADER, type Hop } from "..
 import type { Logger } from "../runtime/log.ts";
 import { SMALL_BODY, readSmall, type DigestOptions, type FileStore, type Written, type WriteOptions } from "./files.ts";
 
+/** How long a chain hop may stay silent (per hop still ahead of it), MOGILE_CHAIN_HOP_IDLE_MS. */
+const HOP_IDLE_MS = Number(process.env.MOGILE_CHAIN_HOP_IDLE_MS ?? 10_000);
+
 export interface ChainPut {
   file: string;
   devid: number;
@@ -82,8 +85,10 @@ interface Downstream { error: string | null; copies: number[]; length?: number; 
  */
 async function forward(url: string, body: Buffer | Readable, headers: Record<string, string>, length: number | undefined, p: ChainPut, next: Hop): Promise<Downstream> {
   try {
-    // the hop answers after its fsync (and its own hops): time for that on top of the transfer
-    const timeoutMs = 60_000 + (length === undefined ? 240_000 : Math.ceil(length / 20_000));
+    // an idle timeout: the hop answers after its fsync and its own hops (HOP_IDLE_MS each, and time
+    // to fsync at 50 MB/s). A hop on a machine cut off (packets dropped, nothing refused) is given
+    // up after that, not after minutes: the copy is the replicator's then
+    const timeoutMs = length === undefined ? 300_000 : HOP_IDLE_MS * p.hops.length + Math.ceil(length / 50_000);
     const res = await httpRequest(url, { method: "PUT", body, headers, timeoutMs });
     const text = await readText(res, 4096);
     if (res.statusCode !== 201) return { error: `${res.statusCode} ${text.trim()}`, copies: [] };

@@ -6,12 +6,13 @@
 //   { "mode": "verify", servers, nkey, domain, files: [{key, sha}], out }   reads every key back and
 //        writes {missing, bad, devids: {key: [devid…]}} to `out`
 //   { "mode": "rpc", servers, nkey, command, args, out }   one tracker command, its reply to `out`
-import { appendFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { createHash, randomBytes } from "node:crypto";
 import { MogileClient } from "../../protocol/client.ts";
 import type { Readable } from "node:stream";
 
-const a = JSON.parse(process.argv[2]) as Record<string, any>;
+// the arguments, or the name of a file holding them (a verify's file list is too long for argv)
+const a = JSON.parse(process.argv[2].startsWith("{") ? process.argv[2] : readFileSync(process.argv[2], "utf8")) as Record<string, any>;
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function readAll(s: Readable): Promise<Buffer> {
