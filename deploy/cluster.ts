@@ -306,21 +306,21 @@ export class Cluster {
       const port = this.opts.httpPort ?? (await freePort());
       if (this.opts.httpPort) await assertPortFree(port, "gateway", this.address);
       extra.MOGILE_HTTP_PORT = String(port);
-      extra.MOGILE_HTTP_HOST = this.address;
+      if (this.opts.address) extra.MOGILE_HTTP_HOST = this.address;
       this.httpUrl = `${this.scheme}://${this.address}:${port}`;
     }
     if (role === "legacy") {
       const port = this.opts.legacyPort ?? (await freePort());
       if (this.opts.legacyPort) await assertPortFree(port, "legacy", this.address);
       extra.MOGILE_LEGACY_PORT = String(port);
-      extra.MOGILE_LEGACY_BIND = this.address;
+      if (this.opts.address) extra.MOGILE_LEGACY_BIND = this.address;
       this.legacyPort = port;
     }
     if (role === "s3") {
       const port = this.opts.s3Port ?? (await freePort());
       if (this.opts.s3Port) await assertPortFree(port, "s3", this.address);
       extra.MOGILE_S3_PORT = String(port);
-      extra.MOGILE_S3_HOST = this.address;
+      if (this.opts.address) extra.MOGILE_S3_HOST = this.address;
       this.s3Url = `${this.scheme}://${this.address}:${port}`;
     }
     const proc = this.spawn(role, instance, extra);

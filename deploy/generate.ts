@@ -85,7 +85,8 @@ export function generate(o: GenerateOptions): Generated {
     };
     NodeConfig.parse(config); // what we write is what the launcher accepts
     const file = path.join(dir, "node.json");
-    writeFileSync(file, JSON.stringify(config, null, 2) + "\n");
+    // owner-only: a --mongo-url may hold a password
+    writeFileSync(file, JSON.stringify(config, null, 2) + "\n", { mode: 0o600 });
     configFiles.push(file);
     // the systemd path (deploy/systemd): nats-server on its own, actors one unit per role
     const data = dataDirOf(name);
@@ -93,13 +94,15 @@ export function generate(o: GenerateOptions): Generated {
     const mongo = "url" in config.metadata ? config.metadata.url : `mongodb://${address}:${metaPort}/?replicaSet=rs0`;
     writeFileSync(path.join(dir, "mogile.env"), [
       "# every actor of this machine (deploy/systemd/mogile@.service); a role's own file adds its NATS user",
-      `MOGILE_NATS_URL=${servers.join(",")}`,
+      // this machine's own NATS node first, and used first (see README: partitions)
+      `MOGILE_NATS_URL=${[servers[i], ...servers.filter((_, j) => j !== i)].join(",")}`,
+      "MOGILE_NATS_LOCAL_FIRST=1",
       `MOGILE_MONGO_URL=${mongo}`,
       `MOGILE_JS_REPLICAS=${Math.min(3, n)}`,
       `MOGILE_CLUSTER_KEY_FILE=${path.join(secretsDir(data), "cluster.key")}`,
       `MOGILE_HTTP_HOST=${address}`, `MOGILE_S3_HOST=${address}`, `MOGILE_LEGACY_BIND=${address}`,
       "",
-    ].join("\n"));
+    ].join("\n"), { mode: 0o600 });
     for (const role of ACTOR_USERS) {
       writeFileSync(path.join(dir, `${role}.env`), `MOGILE_NATS_USER=${role}\nMOGILE_NATS_NKEY=${path.join(secretsDir(data), "nats", `${role}.nk`)}\n`);
     }

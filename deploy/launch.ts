@@ -4,7 +4,7 @@
 //        tsx deploy/launch.ts --config node.json     (one machine of a multi-machine cluster: deploy/node-config.ts)
 import { parseArgs } from "node:util";
 import path from "node:path";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { startCluster, ROLES, type ClusterOptions, type Role } from "./cluster.ts";
 import { loadNodeConfig, nodeClusterOptions } from "./node-config.ts";
 import { MogileClient } from "../protocol/client.ts";
@@ -41,7 +41,13 @@ if (values.config) {
     process.stderr.write(`[mogile] ${(err as Error).message}\n`);
     process.exit(2);
   }
-  mkdirSync(options.dataDir, { recursive: true });
+  // every machine shares one set of secrets (npm run configure): made afresh here, they would
+  // sign URLs and name NATS users no other machine knows
+  const missing = ["cluster.key", "nats-accounts.conf", path.join("nats", "operator.nk")].filter((f) => !existsSync(path.join(options.dataDir, "secrets", f)));
+  if (missing.length) {
+    process.stderr.write(`[mogile] ${path.join(options.dataDir, "secrets")} lacks ${missing.join(", ")}: copy the secrets \`npm run configure\` made to every machine first (README: Running on several machines)\n`);
+    process.exit(2);
+  }
   process.stdout.write(`[mogile] machine ${nodeName}: ${Object.entries(options.counts ?? {}).filter(([, n]) => n).map(([r, n]) => `${r}×${n}`).join(" ") || "no actors"}` +
     `${options.storageHosts?.length ? `, storage ${options.storageHosts.map((h) => `${h.host} (devices ${h.devids.join(",")}${h.zone ? `, zone ${h.zone}` : ""})`).join(" ")}` : ""}` +
     `${options.natsNode ? `, NATS node ${options.natsNode.name}` : ""}${options.mongoUrl ? "" : ", the embedded metadata server"}\n`);

@@ -29,8 +29,8 @@ export const NodeConfig = z.object({
       routes: z.array(z.string().regex(/^nats-route:\/\/[^\s,]+$/)).default([]),
       clusterName: z.string().regex(/^[A-Za-z0-9_-]+$/).default("mogile"),
     }).strict().optional(),
-    /** JetStream replicas of every stream and bucket: 3 on a three-node cluster (survives one node) */
-    replicas: z.number().int().min(1).max(5).default(1),
+    /** JetStream replicas of every stream and bucket (default: 3, or fewer servers): 3 survives one node */
+    replicas: z.number().int().min(1).max(5).optional(),
   }).strict(),
   metadata: z.union([
     /** a MongoDB replica set run by the operator (every machine gives the same URL) */
@@ -86,7 +86,7 @@ export function nodeClusterOptions(c: NodeConfig): ClusterOptions {
     address: c.address,
     natsUrl: c.nats.servers.join(","),
     natsNode: c.nats.node ? { ...c.nats.node, host: c.address } : undefined,
-    jsReplicas: c.nats.replicas,
+    jsReplicas: c.nats.replicas ?? Math.min(3, c.nats.servers.length),
     mongoUrl: embedded ? undefined : (c.metadata as { url: string }).url,
     metadataPort: embedded?.port,
     httpPort: c.ports.http,

@@ -287,7 +287,7 @@ export async function startMetadata(o: { dataDir: string; logDir: string; port?:
   if (given) return { url: given, services: [], afterBootstrap: async () => {} };
   const listen = o.listen ?? "127.0.0.1";
   const port = o.port ?? (await freePort());
-  if (hasMongod()) return startMongod({ ...o, port });
+  if (hasMongod()) return startMongod({ ...o, port, listen });
   // a free port can be taken by someone else before we bind it: try again on another (tests run
   // many clusters on one machine); a fixed port is tried once
   const attempts = o.port ? 1 : 3;
@@ -330,17 +330,18 @@ function hasMongod(): boolean {
   try { execFileSync("sh", ["-c", "command -v mongod"], { stdio: "ignore" }); return true; } catch { return false; }
 }
 
-async function startMongod(o: { dataDir: string; logDir: string; port: number }): Promise<Metadata> {
+async function startMongod(o: { dataDir: string; logDir: string; port: number; listen?: string }): Promise<Metadata> {
+  const host = !o.listen || o.listen === "0.0.0.0" ? "127.0.0.1" : o.listen;
   const dbpath = path.join(o.dataDir, "mongod");
   mkdirSync(dbpath, { recursive: true });
   const fd = logFile(o.logDir, "mongod");
-  const proc = spawn("mongod", ["--replSet", "rs0", "--port", String(o.port), "--bind_ip", "127.0.0.1", "--dbpath", dbpath], { stdio: ["ignore", fd, fd] });
+  const proc = spawn("mongod", ["--replSet", "rs0", "--port", String(o.port), "--bind_ip", host === "127.0.0.1" ? host : `127.0.0.1,${host}`, "--dbpath", dbpath], { stdio: ["ignore", fd, fd] });
   await waitForPort(o.port, 30_000, "mongod", proc);
   const c = new MongoClient(`mongodb://127.0.0.1:${o.port}/?directConnection=true`);
   await c.connect();
-  await c.db("admin").command({ replSetInitiate: { _id: "rs0", members: [{ _id: 0, host: `127.0.0.1:${o.port}` }] } }).catch(() => { /* initiated already */ });
+  await c.db("admin").command({ replSetInitiate: { _id: "rs0", members: [{ _id: 0, host: `${host}:${o.port}` }] } }).catch(() => { /* initiated already */ });
   await c.close();
-  return { url: `mongodb://127.0.0.1:${o.port}/?replicaSet=rs0`, services: [{ name: "mongod", proc, stop: () => stopProcess(proc) }], afterBootstrap: async () => {} };
+  return { url: `mongodb://${host}:${o.port}/?replicaSet=rs0`, services: [{ name: "mongod", proc, stop: () => stopProcess(proc) }], afterBootstrap: async () => {} };
 }
 
 /**

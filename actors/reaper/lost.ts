@@ -45,10 +45,12 @@ export class LostDevices {
     const now = Date.now();
     const devices = await this.store.devices.find({}, { projection: { _id: 1, status: 1 } }).toArray();
     for (const dev of devices) {
-      if (!proceed()) return;
+      // a follower (or a stopping leader) forgets what it timed: the next leader times afresh
+      if (!proceed()) { this.episodes.clear(); return; }
       const devid = dev._id;
       // dead devices are the dead-device recovery's; drained or down ones hold no files to save
-      const unreachable = dev.status !== "dead" && (await this.observed(devid)) === "unreachable";
+      const o = dev.status !== "dead" ? await this.observed(devid) : null;
+      const unreachable = o?.observed === "unreachable";
       const ep = this.episodes.get(devid);
       if (!unreachable) {
         if (ep) {
@@ -61,15 +63,16 @@ export class LostDevices {
         this.episodes.set(devid, { since: now, queued: 0, after: 0, done: false });
         continue;
       }
-      if (ep.done || now - ep.since < this.cfg.afterMs) continue;
+      // the replicators judge by the monitor's clock (DeviceView.lost): wait until that agrees too
+      if (ep.done || now - ep.since < this.cfg.afterMs || !o || o.lastHeartbeat <= 0 || o.ts - o.lastHeartbeat < this.cfg.afterMs) continue;
       await this.requeue(devid, ep, proceed, signal);
     }
   }
 
-  private async observed(devid: number): Promise<string | null> {
+  private async observed(devid: number): Promise<ObservedDevice | null> {
     const e = await this.kv.get(`dev.${devid}`).catch(() => null);
     if (!e || e.operation !== "PUT") return null;
-    try { return ObservedDevice.parse(e.json()).observed; } catch { return null; }
+    try { return ObservedDevice.parse(e.json()); } catch { return null; }
   }
 
   private async requeue(devid: number, ep: Episode, proceed: () => boolean, signal: AbortSignal): Promise<void> {

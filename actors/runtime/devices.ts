@@ -89,6 +89,7 @@ export class DeviceView {
       for (let attempt = 0; !stopped; ) {
         try {
           iter ??= await kv.watch({ key: "dev.>" });
+          if (stopped) { iter.stop(); break; }
           current = iter;
           lastEvent = Date.now();
           for await (const e of iter) {
@@ -187,7 +188,8 @@ export class DeviceView {
   /** Unreachable for REPAIR_AFTER_MS or more (see there); a device never heard from is not. */
   lost(devid: number, now = Date.now()): boolean {
     const o = this.row(devid)?.observed;
-    return o?.observed === "unreachable" && o.lastHeartbeat > 0 && now - o.lastHeartbeat >= REPAIR_AFTER_MS;
+    // both times are the monitor's: hosts' clocks may disagree; `now` only rules out a stale entry
+    return o?.observed === "unreachable" && o.lastHeartbeat > 0 && o.ts - o.lastHeartbeat >= REPAIR_AFTER_MS && now - o.ts < STALE_MS;
   }
 
   /** MogileFS should_get_new_files (also used for replicas). */
