@@ -149,9 +149,9 @@ export class MogileClient extends TrackerCommands {
       const data = source();
       try {
         const headers = size !== undefined ? { "content-length": size } : undefined;
-        // an idle timeout: the node answers after its fsync and its chain's (10 s per silent hop);
-        // a node cut off is given up well before minutes pass, and the next destination tried
-        const idleMs = opts.timeoutMs ?? (size !== undefined ? 30_000 + Math.ceil(size / 20_000) : 120_000);
+        // an idle timeout: the node answers after its fsync and its chain's (10 s for a silent hop);
+        // a node cut off is given up within seconds, not minutes, and the next destination tried
+        const idleMs = opts.timeoutMs ?? (size !== undefined ? 15_000 + Math.ceil(size / 20_000) : 120_000);
         const res = await httpRequest(dest.path, { method: "PUT", body: data, headers, timeoutMs: idleMs });
         if (res.statusCode !== 201 && res.statusCode !== 200 && res.statusCode !== 204) {
           const text = await readText(res);
@@ -209,7 +209,7 @@ export class MogileClient extends TrackerCommands {
     const errors: string[] = [];
     for (let i = 0; i < paths.length; i++) {
       try {
-        const res = await httpRequest(paths[i], { method: "GET", headers: opts.range ? { range: opts.range } : undefined, timeoutMs: opts.timeoutMs ?? 15_000 });
+        const res = await httpRequest(paths[i], { method: "GET", headers: opts.range ? { range: opts.range } : undefined, timeoutMs: opts.timeoutMs ?? 10_000 });
         if (res.statusCode === 416) {
           await drain(res);
           throw new MogileError("range_not_satisfiable", `${opts.range} is outside ${domain}/${key}`);
@@ -221,7 +221,7 @@ export class MogileClient extends TrackerCommands {
         const contentLength = Number(res.headers["content-length"] ?? 0);
         const contentRange = res.headers["content-range"];
         const start = contentRange ? Number(/bytes (\d+)-/.exec(contentRange)?.[1] ?? 0) : 0;
-        const body = resumable(res, paths.slice(i + 1), start, contentLength, opts.timeoutMs ?? 15_000);
+        const body = resumable(res, paths.slice(i + 1), start, contentLength, opts.timeoutMs ?? 10_000);
         return { body, status: res.statusCode as 200 | 206, contentLength, contentRange, path: paths[i] };
       } catch (err) {
         if (err instanceof MogileError) throw err;
