@@ -81,17 +81,9 @@ async function startNatsClusterOnce(o: { dataDir: string; logDir: string; size?:
     mkdirSync(store, { recursive: true });
     const routes = ports.filter((_, j) => j !== i).map((q) => `nats-route://127.0.0.1:${q.route}`);
     const confPath = path.join(o.dataDir, "nats-cluster", `${name}.conf`);
-    writeFileSync(confPath, [
-      `server_name: ${name}`,
-      `listen: 127.0.0.1:${p.client}`,
-      "max_payload: 1MB",
-      `jetstream { store_dir: ${JSON.stringify(store)}, max_memory_store: 256MB, max_file_store: 4GB }`,
-      `cluster { name: ${o.clusterName ?? "mogile"}, listen: 127.0.0.1:${p.route}, routes: [${routes.join(", ")}] }`,
-      natsTlsConf(o.env ?? process.env),
-      "# users and permissions, shared by every node (deploy/natsauth.ts); relative to this file",
-      `include ${JSON.stringify(path.relative(path.dirname(path.join(o.dataDir, "nats-cluster", "x")), accountsFile(o.dataDir)))}`,
-      "",
-    ].join("\n"));
+    // the same node config as a multi-machine cluster's, on loopback
+    const spec = { name, host: "127.0.0.1", port: p.client, clusterPort: p.route, routes, clusterName: o.clusterName };
+    writeFileSync(confPath, natsNodeConf(spec, store, path.relative(path.dirname(confPath), accountsFile(o.dataDir)), o.env ?? process.env));
     return new NatsNode(name, p.client, p.route, confPath, o.logDir);
   });
   try {

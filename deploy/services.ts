@@ -1,8 +1,8 @@
 // Starts the infrastructure servers a cluster needs: nats-server, and a MongoDB-wire metadata server
 // (MOGILE_MONGO_URL if set; else mongod as a one-node replica set; else FerretDB on PostgreSQL).
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, existsSync, readdirSync, readFileSync, writeFileSync, openSync, chownSync, chmodSync, appendFileSync } from "node:fs";
-import { randomBytes } from "node:crypto";
+import { mkdirSync, existsSync, readdirSync, readFileSync, writeFileSync, openSync, chownSync, chmodSync, appendFileSync, lstatSync, readlinkSync, realpathSync, rmdirSync, symlinkSync, type Stats } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -164,43 +164,41 @@ const PG_OUTSIDE = "/var/lib/mogile";
  * (its real path), or null to keep `<dataDir>/pg` itself: reachable, or an existing install.
  */
 async function pgDirOutside(dataDir: string, uid: number, gid: number): Promise<string | null> {
-  const fs = await import("node:fs");
-  const { createHash } = await import("node:crypto");
   const link = path.join(dataDir, "pg");
-  let st: import("node:fs").Stats | null = null;
-  try { st = fs.lstatSync(link); } catch { /* none yet */ }
+  let st: Stats | null = null;
+  try { st = lstatSync(link); } catch { /* none yet */ }
   if (st?.isSymbolicLink()) {
     // set up on an earlier start (the data dir may have moved since: the link says where)
-    const target = path.resolve(dataDir, fs.readlinkSync(link));
-    if (!fs.existsSync(target)) {
+    const target = path.resolve(dataDir, readlinkSync(link));
+    if (!existsSync(target)) {
       throw new Error(`${link} points to ${target}, which is gone: restore it, or remove ${link} to start with empty metadata`);
     }
-    return fs.realpathSync(target);
+    return realpathSync(target);
   }
-  if (st?.isDirectory() && fs.existsSync(path.join(link, "PG_VERSION"))) return null; // an existing install
-  const real = fs.realpathSync(dataDir);
+  if (st?.isDirectory() && existsSync(path.join(link, "PG_VERSION"))) return null; // an existing install
+  const real = realpathSync(dataDir);
   if (postgresCanEnter(path.dirname(real))) return null;
   if (st) {
     // an empty pg dir left by a start that failed here before (initdb: Permission denied)
     if (!st.isDirectory()) throw new Error(`${link} is neither a directory nor a symlink: move it away`);
-    try { fs.rmdirSync(link); } catch (err) {
+    try { rmdirSync(link); } catch (err) {
       throw new Error(`${link} holds files but no PostgreSQL data directory (${(err as Error).message}): move it away`);
     }
   }
   const target = path.join(PG_OUTSIDE, `pg-${createHash("sha256").update(real).digest("hex").slice(0, 16)}`);
-  if (!fs.existsSync(PG_OUTSIDE)) {
+  if (!existsSync(PG_OUTSIDE)) {
     mkdirSync(PG_OUTSIDE, { recursive: true, mode: 0o755 });
     chownSync(PG_OUTSIDE, 0, 0);
     chmodSync(PG_OUTSIDE, 0o755);
   }
-  if (fs.existsSync(path.join(target, "PG_VERSION"))) {
+  if (existsSync(path.join(target, "PG_VERSION"))) {
     // never hand an earlier data dir's metadata to a fresh one silently
     throw new Error(`${target} holds the metadata of an earlier data dir at ${real}: to keep it, ln -s ${target} ${link}; to start afresh, remove ${target}`);
   }
   mkdirSync(target, { recursive: true, mode: 0o700 });
   chownSync(target, uid, gid);
   chmodSync(target, 0o700);
-  fs.symlinkSync(target, link);
+  symlinkSync(target, link);
   process.stderr.write(`mogile: the postgres user cannot reach ${real}: PostgreSQL keeps its data in ${target} (${link} points there)\n`);
   return target;
 }
