@@ -34,9 +34,13 @@ function children(): number[] {
 setTimeout(() => {
   const handles = (process as unknown as { _getActiveHandles(): object[] })._getActiveHandles()
     .map((h) => h.constructor?.name ?? "?");
-  const kids = children();
+  const kids = children().map((pid) => {
+    let cmd = "?";
+    try { cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ").slice(0, 200); } catch { /* gone */ }
+    return { pid, cmd };
+  });
   process.stderr.write(`\ntest runner: still alive ${GRACE_MS / 1000} s after the last suite; open handles: ${handles.join(", ") || "none"}; ` +
-    `child processes: ${kids.join(", ") || "none"} (killed). A test leaked them: this is a bug to fix.\n`);
-  for (const pid of kids) { try { process.kill(pid, "SIGKILL"); } catch { /* gone */ } }
+    `child processes: ${kids.map((k) => `${k.pid} (${k.cmd})`).join(", ") || "none"} (killed). A test leaked them: this is a bug to fix.\n`);
+  for (const { pid } of kids) { try { process.kill(pid, "SIGKILL"); } catch { /* gone */ } }
   process.exit(process.exitCode ?? 0);
 }, GRACE_MS).unref();
