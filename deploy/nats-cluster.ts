@@ -130,6 +130,12 @@ export interface NatsNodeSpec {
   /** the other nodes' route URLs, nats-route://host:port */
   routes: string[];
   clusterName?: string;
+  /**
+   * nats-server's monitoring port, on 127.0.0.1 only (what it shows is not authenticated): an
+   * operator on the machine asks `/healthz` whether this node's JetStream is current again after
+   * a restart before restarting the next machine
+   */
+  monitorPort?: number;
 }
 
 /**
@@ -142,6 +148,7 @@ export function natsNodeConf(n: NatsNodeSpec, storeDir: string, accountsInclude:
     "# one node of a mogile NATS cluster (deploy/nats-cluster.ts natsNodeConf)",
     `server_name: ${n.name}`,
     `listen: ${n.host}:${n.port}`,
+    ...(n.monitorPort ? [`http: "127.0.0.1:${n.monitorPort}"`] : []),
     "max_payload: 1MB",
     // a silent peer (a partition drops packets, nothing closes the connection) is noticed within
     // seconds; routes to it close, so no request is routed to actors behind it

@@ -39,8 +39,12 @@ setTimeout(() => {
     try { cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ").slice(0, 200); } catch { /* gone */ }
     return { pid, cmd };
   });
-  process.stderr.write(`\ntest runner: still alive ${GRACE_MS / 1000} s after the last suite; open handles: ${handles.join(", ") || "none"}; ` +
-    `child processes: ${kids.map((k) => `${k.pid} (${k.cmd})`).join(", ") || "none"} (killed). A test leaked them: this is a bug to fix.\n`);
+  // tsx's own esbuild service (its loader's transform server) is ours, not a test's
+  const leaked = kids.filter((k) => !/\/esbuild --service=/.test(k.cmd));
+  if (handles.length || leaked.length) {
+    process.stderr.write(`\ntest runner: still alive ${GRACE_MS / 1000} s after the last suite; open handles: ${handles.join(", ") || "none"}; ` +
+      `child processes: ${leaked.map((k) => `${k.pid} (${k.cmd})`).join(", ") || "none"} (killed). A test leaked them: this is a bug to fix.\n`);
+  }
   for (const { pid } of kids) { try { process.kill(pid, "SIGKILL"); } catch { /* gone */ } }
   process.exit(process.exitCode ?? 0);
 }, GRACE_MS).unref();

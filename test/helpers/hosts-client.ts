@@ -6,6 +6,8 @@
 //   { "mode": "verify", servers, nkey, domain, files: [{key, sha}], out }   reads every key back and
 //        writes {missing, bad, devids: {key: [devid…]}} to `out`
 //   { "mode": "rpc", servers, nkey, command, args, out }   one tracker command, its reply to `out`
+//   { "mode": "healthz", port, out }   the machine's nats-server /healthz (JetStream current here?):
+//        {code, body} to `out`; no NATS connection
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { createHash, randomBytes } from "node:crypto";
 import { MogileClient } from "../../protocol/client.ts";
@@ -19,6 +21,12 @@ async function readAll(s: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const c of s) parts.push(c as Buffer);
   return Buffer.concat(parts);
+}
+
+if (a.mode === "healthz") {
+  const res = await fetch(`http://127.0.0.1:${a.port}/healthz`, { signal: AbortSignal.timeout(5_000) });
+  writeFileSync(a.out, JSON.stringify({ code: res.status, body: await res.text() }));
+  process.exit(0);
 }
 
 const client = await MogileClient.connect({ servers: a.servers, nkeyFile: a.nkey, name: `hosts-${a.mode}`, timeoutMs: 5_000 });
