@@ -73,10 +73,14 @@ export interface ClusterOptions {
   env?: Record<string, string>;
   /** extra node flags for actor processes (e.g. --cpu-prof for profiling) */
   nodeArgs?: string[];
+  /** each process's /metrics port is the first free one from here (`npm start`); else any free port */
+  metricsBasePort?: number;
+  /** the address /metrics ports listen on (default 127.0.0.1: other machines read them through the gateway) */
+  metricsAddress?: string;
 }
 
-export interface StorageHost { host: string; port: number; url: string; devids: number[]; root: string; proc: ChildProcess }
-export interface ActorProc { role: string; instance: string; proc: ChildProcess }
+export interface StorageHost { host: string; port: number; url: string; devids: number[]; root: string; proc: ChildProcess; metricsUrl: string }
+export interface ActorProc { role: string; instance: string; proc: ChildProcess; /** its own Prometheus endpoint */ metricsUrl: string }
 
 export class Cluster {
   natsUrl = "";
@@ -108,6 +112,8 @@ export class Cluster {
   private readonly clusterKeyFile: string;
   /** the launcher's own tracker client (admin user): registers storage hosts before they start */
   private adminClient: Promise<MogileClient> | null = null;
+  /** /metrics ports held by live processes of ours (from metricsBasePort) */
+  private metricsPorts = new Set<number>();
 
   constructor(readonly opts: ClusterOptions) {
     this.clusterKeyFile = ensureClusterKey(opts.dataDir);
@@ -233,7 +239,9 @@ export class Cluster {
     if (port) await assertPortFree(port, `storage ${host}`, this.address);
     const root = spec.root ?? this.storageRoot(host);
     const hostid = await this.registerHost(host, p, devids, spec);
+    const metrics = await this.metricsPort();
     const proc = this.spawn("storage", host, {
+      ...metrics.env,
       ...this.natsUser(storageUser(hostid)),
       MOGILE_STORAGE_HOSTID: String(hostid),
       MOGILE_STORAGE_HOST: host,
@@ -243,8 +251,9 @@ export class Cluster {
       MOGILE_STORAGE_DEVICES: devids.join(","),
       ...(spec.zone ? { MOGILE_STORAGE_ZONE: spec.zone } : {}),
     });
+    this.releaseOnExit(proc, metrics.port);
     await waitForPort(p, START_WAIT_MS, `storage ${host}`, proc, this.address);
-    const s: StorageHost = { host, port: p, url: `${this.scheme}://${this.address}:${p}`, devids, root, proc };
+    const s: StorageHost = { host, port: p, url: `${this.scheme}://${this.address}:${p}`, devids, root, proc, metricsUrl: metrics.url };
     this.storage = this.storage.filter((x) => x.host !== host).concat(s);
     return s;
   }
@@ -323,13 +332,40 @@ export class Cluster {
       if (this.opts.address) extra.MOGILE_S3_HOST = this.address;
       this.s3Url = `${this.scheme}://${this.address}:${port}`;
     }
-    const proc = this.spawn(role, instance, extra);
+    const metrics = await this.metricsPort();
+    const proc = this.spawn(role, instance, { ...metrics.env, ...extra });
+    this.releaseOnExit(proc, metrics.port);
     if (role === "s3") await waitForPort(Number(extra.MOGILE_S3_PORT), START_WAIT_MS, "s3", proc, this.address);
     if (role === "gateway") await waitForPort(Number(extra.MOGILE_HTTP_PORT), START_WAIT_MS, "gateway", proc, this.address);
     if (role === "legacy") await waitForPort(Number(extra.MOGILE_LEGACY_PORT), START_WAIT_MS, "legacy", proc, this.address);
-    const a = { role, instance, proc };
+    const a = { role, instance, proc, metricsUrl: metrics.url };
     this.actors.push(a);
     return a;
+  }
+
+  /**
+   * A /metrics port for the next process: the first free one from metricsBasePort (so `npm start`
+   * keeps stable ports across restarts), else any free port.
+   */
+  private async metricsPort(): Promise<{ port: number; url: string; env: Record<string, string> }> {
+    const host = this.opts.metricsAddress ?? "127.0.0.1";
+    let port = 0;
+    const base = this.opts.metricsBasePort;
+    for (let p = base ?? 0; base && !port && p < base + 1_000 && p <= 65535; p++) {
+      if (this.metricsPorts.has(p)) continue;
+      // held before the check: actors start concurrently and must not pick the same port
+      this.metricsPorts.add(p);
+      if (await assertPortFree(p, "metrics", host).then(() => true, () => false)) port = p;
+      else this.metricsPorts.delete(p);
+    }
+    if (base && !port) throw new Error(`no free /metrics port in ${base}..${base + 999}`);
+    if (!port) this.metricsPorts.add((port = await freePort()));
+    const h = host.includes(":") ? `[${host}]` : host;
+    return { port, url: `${this.scheme}://${h}:${port}/metrics`, env: { MOGILE_METRICS_PORT: String(port), MOGILE_METRICS_HOST: host } };
+  }
+
+  private releaseOnExit(proc: ChildProcess, metricsPort: number): void {
+    proc.once("exit", () => this.metricsPorts.delete(metricsPort));
   }
 
   private spawn(role: string, instance: string, env: Record<string, string>): ChildProcess {

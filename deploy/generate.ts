@@ -65,7 +65,7 @@ export function generate(o: GenerateOptions): Generated {
     const node = {
       name: `nats-${name}`, port: natsPort, clusterPort,
       routes: o.machines.filter((_, j) => j !== i).map((a) => `nats-route://${a}:${clusterPort}`),
-      clusterName: "mogile",
+      clusterName: "mogile", monitorPort: 8222,
     };
     const config: NodeConfig = {
       name,
@@ -76,6 +76,8 @@ export function generate(o: GenerateOptions): Generated {
       // every machine runs every role: any one can be lost
       roles: { query: 1, replicator: 1, deleter: 1, monitor: 1, reaper: 1, fsck: 1, gateway: 1, legacy: 1, s3: 1 },
       ports: { http: 7080, legacy: 7001, s3: 7070 },
+      // each process's own /metrics on loopback; Prometheus elsewhere scrapes the gateway's /metrics
+      metrics: { address: "127.0.0.1", port: 7600 },
       storage: {
         hostid: hostids[i], host: name, port: o.storagePort ?? 7500,
         ...(o.zones ? { zone: o.zones[i] } : {}),

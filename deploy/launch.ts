@@ -21,6 +21,7 @@ if (values.help) {
   process.stdout.write(`usage: npm start -- [--query N] [--replicator N] [--deleter N] [--monitor N] [--reaper N] [--legacy N] [--fsck N] [--s3 N] [--hosts N] [--devices-per-host N]
        npm start -- --config node.json    one machine of a multi-machine cluster (README: Running on several machines)
 environment: MOGILE_DATA_DIR (./var)  MOGILE_HTTP_PORT (7080)  MOGILE_LEGACY_PORT (7001)  MOGILE_S3_PORT (7070)  MOGILE_NATS_PORT (4222)  MOGILE_STORAGE_PORT (7500, one per host)
+             MOGILE_METRICS_PORT (7600: each process's /metrics on the next free port from there, on 127.0.0.1)
              MOGILE_MONGO_URL (use an existing MongoDB replica set instead of the embedded FerretDB)
 `);
   process.exit(0);
@@ -64,6 +65,7 @@ if (values.config) {
     httpPort: Number(process.env.MOGILE_HTTP_PORT ?? 7080),
     legacyPort: Number(process.env.MOGILE_LEGACY_PORT ?? 7001),
     s3Port: Number(process.env.MOGILE_S3_PORT ?? 7070),
+    metricsBasePort: Number(process.env.MOGILE_METRICS_PORT || 7600),
     storageBasePort: Number(process.env.MOGILE_STORAGE_PORT ?? 7500),
     hosts: num(values.hosts, 3, "hosts"),
     devicesPerHost: num(values["devices-per-host"], 2, "devices-per-host"),
@@ -100,6 +102,7 @@ function watch(role: Role, proc: import("node:child_process").ChildProcess, atte
       if (stopping) return;
       try {
         const a = await cluster.spawnActor(role);
+        say(`${role} restarted as ${a.instance} (metrics ${a.metricsUrl})`);
         watch(role, a.proc, attempt + 1);
       } catch (err) {
         say(`could not restart ${role}: ${(err as Error).message}`);
@@ -118,6 +121,10 @@ const url = cluster.httpUrl;
 const tracker = cluster.legacyPort ? `   MogileFS tracker protocol at ${cluster.address}:${cluster.legacyPort}` : "";
 say(`ready: ${url ? `HTTP facade at ${url}` : "no HTTP facade on this machine"}${tracker}   NATS at ${cluster.natsUrl}   metadata at ${cluster.mongoUrl}`);
 for (const s of cluster.storage) say(`storage ${s.host} at ${s.url}: devices ${s.devids.join(", ")}`);
+if (url) say(`metrics: ${url}/metrics (every process, cluster-admin key; Prometheus service discovery at ${url}/metrics/targets)`);
+if (url) say(`dashboard: ${url}/ui (sign in with the admin key, see below: hosts, devices, queues and events live, and a key lookup)`);
+const perProcess = [...cluster.actors.map((a) => [a.instance, a.metricsUrl]), ...cluster.storage.map((s) => [s.host, s.metricsUrl])];
+say(`metrics of each process: ${perProcess.map(([who, u]) => `${who} ${u}`).join("  ")}`);
 const keyFile = cluster.adminKeyFile;
 if (cluster.adminKeyCreated) {
   say(`first admin key (cluster-admin; shown this once, kept in ${keyFile}, mode 0600):`);

@@ -16,6 +16,8 @@
 //   app         file commands only (create_open, get_paths, delete, …)
 //   admin       every tracker command
 //   ops         read-only: watches heartbeats and events, JetStream info, service stats
+// Every actor process (storage agents too) answers mogile.metrics.scrape; the gateway, admin and
+// ops may ask it (the gateway serves the answers as its /metrics).
 // Each user has its own reply inbox prefix (_INBOX_<user>): no one reads another user's replies.
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -60,30 +62,33 @@ const consume = (stream: string, consumer: string) => [
   `${API}.CONSUMER.MSG.NEXT.${stream}.${consumer}`, `$JS.ACK.${stream}.${consumer}.>`,
 ];
 const EVENTS = "mogile.event.>";
+const METRICS = subjects.metricsScrape;
 const JOBS = [subjects.replicateJob, subjects.deleteJob];
 
 function permissions(user: string): Permissions {
   const inbox = `${inboxPrefix(user)}.>`;
+  // every actor answers metrics scrapes: a reply to the request it received (allow_responses)
   const actor = (publish: string[], subscribe: string[] = []): Permissions => ({
     publish: [...JS_BASE, EVENTS, ...publish],
-    subscribe: [inbox, EVENTS, ...subscribe],
+    subscribe: [inbox, EVENTS, METRICS, ...subscribe],
+    respond: true,
   });
   const storage = /^storage-(\d+)$/.exec(user);
   if (storage) {
     const hostid = Number(storage[1]);
     return {
       publish: [`mogile.hb.${hostid}.>`, subjects.rpc("get_hosts"), subjects.rpc("noop")],
-      subscribe: [inbox, `mogile.storage.${hostid}.>`],
+      subscribe: [inbox, `mogile.storage.${hostid}.>`, METRICS],
       respond: true,
     };
   }
   switch (user) {
     case "operator": return { publish: [">"], subscribe: [">"], respond: true };
     // sealed key secrets go to the s3 actor only
-    case "admin": return { publish: [`${subjects.rpcPrefix}.>`, "$SRV.>"], denyPublish: [subjects.rpc("key_secret")], subscribe: [inbox] };
+    case "admin": return { publish: [`${subjects.rpcPrefix}.>`, "$SRV.>", METRICS], denyPublish: [subjects.rpc("key_secret")], subscribe: [inbox] };
     case "app": return { publish: APP_COMMANDS.map((c) => subjects.rpc(c)), subscribe: [inbox] };
     case "ops": return {
-      publish: ["$SRV.>", ...JS_BASE, `${API}.STREAM.NAMES`, `${API}.STREAM.LIST`, `${API}.CONSUMER.INFO.*.*`, `${API}.CONSUMER.NAMES.*`, `${API}.CONSUMER.LIST.*`],
+      publish: ["$SRV.>", METRICS, ...JS_BASE, `${API}.STREAM.NAMES`, `${API}.STREAM.LIST`, `${API}.CONSUMER.INFO.*.*`, `${API}.CONSUMER.NAMES.*`, `${API}.CONSUMER.LIST.*`],
       subscribe: [inbox, subjects.heartbeatAll, EVENTS],
     };
     case "query": return {
@@ -96,11 +101,11 @@ function permissions(user: string): Permissions {
     case "monitor": return actor([...kvWrite(buckets.deviceState)], [subjects.heartbeatAll]);
     case "reaper": return actor([...JOBS, ...kvWrite(buckets.uploads), ...kvWrite(buckets.leases), ...kvWrite(buckets.recovery), ...kvRead(buckets.deviceState)]);
     case "fsck": return actor([...JOBS, "mogile.storage.*.fetch", "mogile.storage.*.list", ...kvWrite(buckets.leases), ...kvRead(buckets.uploads), ...kvRead(buckets.deviceState)]);
-    case "gateway": return { publish: [`${subjects.rpcPrefix}.>`], denyPublish: [subjects.rpc("key_secret")], subscribe: [inbox, EVENTS] };
+    case "gateway": return { publish: [`${subjects.rpcPrefix}.>`, METRICS], denyPublish: [subjects.rpc("key_secret")], subscribe: [inbox, EVENTS, METRICS], respond: true };
     // S3 keys are gateway keys: it looks them up (sealed secrets) but never manages them
-    case "s3": return { publish: S3_COMMANDS.map((c) => subjects.rpc(c)), subscribe: [inbox, EVENTS] };
+    case "s3": return { publish: S3_COMMANDS.map((c) => subjects.rpc(c)), subscribe: [inbox, EVENTS, METRICS], respond: true };
     // the classic protocol has no keys: it never manages or looks up gateway keys
-    case "legacy": return { publish: [`${subjects.rpcPrefix}.>`], denyPublish: [subjects.rpc("key_add"), subjects.rpc("key_list"), subjects.rpc("key_revoke"), subjects.rpc("key_lookup"), subjects.rpc("key_secret")], subscribe: [inbox, EVENTS] };
+    case "legacy": return { publish: [`${subjects.rpcPrefix}.>`], denyPublish: [subjects.rpc("key_add"), subjects.rpc("key_list"), subjects.rpc("key_revoke"), subjects.rpc("key_lookup"), subjects.rpc("key_secret")], subscribe: [inbox, EVENTS, METRICS], respond: true };
     default: throw new Error(`no NATS permissions defined for user ${user}`);
   }
 }

@@ -28,6 +28,8 @@ export const NodeConfig = z.object({
       /** the other nodes' routes, nats-route://host:port */
       routes: z.array(z.string().regex(/^nats-route:\/\/[^\s,]+$/)).default([]),
       clusterName: z.string().regex(/^[A-Za-z0-9_-]+$/).default("mogile"),
+      /** nats-server monitoring on 127.0.0.1 (`/healthz`: is this node's JetStream current); 0 turns it off */
+      monitorPort: z.number().int().min(0).max(65535).default(8222),
     }).strict().optional(),
     /** JetStream replicas of every stream and bucket (default: 3, or fewer servers): 3 survives one node */
     replicas: z.number().int().min(1).max(5).optional(),
@@ -42,6 +44,12 @@ export const NodeConfig = z.object({
   roles: z.partialRecord(z.enum(ROLES as [Role, ...Role[]]), z.number().int().min(0).max(64)).default({}),
   /** fixed ports of the front doors this machine runs */
   ports: z.object({ http: port.default(7080), legacy: port.default(7001), s3: port.default(7070) }).strict().default({ http: 7080, legacy: 7001, s3: 7070 }),
+  /** each process's own /metrics port: the first free one from `port`, listening on `address` */
+  metrics: z.object({
+    /** default 127.0.0.1: Prometheus on another machine scrapes the gateway's /metrics instead */
+    address: address.default("127.0.0.1"),
+    port: port.default(7600),
+  }).strict().default({ address: "127.0.0.1", port: 7600 }),
   /** the storage host this machine runs: devices are <root>/dev<N> (one mounted disk each) */
   storage: z.object({
     /** fixed host id: this machine's NATS user (storage-<hostid>) is made for it by the generator */
@@ -92,6 +100,8 @@ export function nodeClusterOptions(c: NodeConfig): ClusterOptions {
     httpPort: c.ports.http,
     legacyPort: c.ports.legacy,
     s3Port: c.ports.s3,
+    metricsBasePort: c.metrics.port,
+    metricsAddress: c.metrics.address,
     counts,
     storageHosts: c.storage ? [{
       host: c.storage.host ?? c.name,

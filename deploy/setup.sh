@@ -61,6 +61,13 @@ if [ "${1:-}" = test ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get install -y -q nftables >&2 || { apt-get update -q >&2 && apt-get install -y -q nftables >&2; } || log "nftables not installed: the slow-link test runs without packet loss"
   fi
+  # chromium: the dashboard test drives a real headless browser (playwright-core, no bundled browser)
+  if [ ! -x /usr/bin/chromium ]; then
+    log "installing chromium from Debian (dashboard test)"
+    export DEBIAN_FRONTEND=noninteractive
+    SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get install -y -q chromium >&2 || { $SUDO apt-get update -q >&2 && $SUDO apt-get install -y -q chromium >&2; } || log "chromium NOT installed: test/dashboard.test.ts will fail until /usr/bin/chromium exists"
+  fi
   AWSCLI_VERSION=1.46.3
   if ! "$ROOT/.tools/awscli/bin/aws" --version 2>/dev/null | grep -q "aws-cli/${AWSCLI_VERSION} "; then
     log "installing the AWS CLI $AWSCLI_VERSION (S3 tests) into .tools/awscli"

@@ -88,6 +88,8 @@ export abstract class TrackerCommands {
   fileInfo(domain: string, key: string) { return this.rpc("file_info", { domain, key, devices: true }); }
   /** Everything known about a fid, or a key's fid: locations, checksum, open upload. */
   fileDebug(which: { fid: number } | { domain: string; key: string }) { return this.rpc("file_debug", which); }
+  /** Why each copy of a file is where it is, whether it meets its class policy, and what would change it (`unknown_key`). */
+  explain(domain: string, key: string) { return this.rpc("explain", { domain, key }); }
   /** Delete a key now; its bytes are removed in the background (`unknown_key`). */
   delete(domain: string, key: string) { return this.rpc("delete", { domain, key }); }
   /** Rename a key (`unknown_key`, `key_exists`). */

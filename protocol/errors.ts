@@ -1,6 +1,10 @@
 // The one error table: MogileFS error codes, their default texts, and the MogileError class.
 
-export const errorTexts = {
+/**
+ * MogileFS's codes with the text its tracker sends when the call site gives none (Worker/Query.pm
+ * err_line); a code without a default text is sent as its own text.
+ */
+const mogilefsTexts = {
   after_mismatch: "Pattern does not match the after-value?",
   bad_rebal_pol: "bad_rebal_pol",
   bad_args: "bad_args",
@@ -46,15 +50,15 @@ export const errorTexts = {
   no_key: "no_key",
   no_path: "no_path",
   no_port: "Port required to create host",
-  no_rebal_policy: "No rebalance policy set",
-  no_rebal_state: "No rebalance state",
-  no_set_rebal: "Cannot change the rebalance policy while a rebalance is running",
+  no_rebal_policy: "No rebalance policy available",
+  no_rebal_state: "No available rebalance status",
+  no_set_rebal: "cannot change rebalance policy while rebalance is running",
   no_temp_file: "No tempfile or file already closed",
   nodel_default_class: "Cannot delete the default class",
   none_match: "No keys match that pattern and after-value (if any).",
   not_writable: "not_writable",
-  rebal_not_started: "Rebalance is not running",
-  rebal_running: "Rebalance is running",
+  rebal_not_started: "Rebalance not running",
+  rebal_running: "rebalance is running",
   size_mismatch: "size_mismatch",
   size_verify_error: "size_verify_error",
   state_too_high: "Status cannot go from dead to alive; must use down",
@@ -66,7 +70,10 @@ export const errorTexts = {
   unknown_state: "Invalid/unknown state",
   unreg_class: "unreg_class",
   unreg_domain: "Domain name invalid/not found",
-  /** mogile additions (not in MogileFS) */
+} as const;
+
+/** mogile's own codes (not in MogileFS) */
+const mogileTexts = {
   unsupported_command: "This command is not supported yet",
   bad_request: "Malformed request",
   timeout: "The cluster did not answer in time",
@@ -88,6 +95,8 @@ export const errorTexts = {
   permission_denied: "This user may not call that command",
 } as const;
 
+export const errorTexts = { ...mogilefsTexts, ...mogileTexts } as const;
+
 export type ErrorCode = keyof typeof errorTexts;
 
 export class MogileError extends Error {
@@ -104,6 +113,23 @@ export class MogileError extends Error {
 
 export function isErrorCode(s: string): s is ErrorCode {
   return Object.hasOwn(errorTexts, s);
+}
+
+/** MogileFS codes whose text its tracker makes at the call site (sizes, paths, parse errors): ours follow that form */
+const CALL_SITE_TEXTS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "size_mismatch", "size_verify_error", "checksum_mismatch", "invalid_destdev", "bad_args", "bad_rebal_pol",
+  "invalid_format", "invalid_replpolicy", "fsck_running", "rebal_running", "no_set_rebal", "failure",
+]);
+
+/**
+ * The text the classic protocol sends with a code: MogileFS's own, since tools and apps match on
+ * it (`ERR unreg_domain Domain+name+invalid/not+found`, `ERR unknown_key unknown_key`). Codes that
+ * MogileFS words at the call site keep our message, which follows its wording; mogile's own codes
+ * keep theirs. The SDK and HTTP keep the more specific message.
+ */
+export function classicErrorText(code: ErrorCode, message: string): string {
+  if (!Object.hasOwn(mogilefsTexts, code) || CALL_SITE_TEXTS.has(code)) return message || code;
+  return mogilefsTexts[code as keyof typeof mogilefsTexts];
 }
 
 /** The HTTP status for a MogileFS error code; the gateway's only mapping. */

@@ -66,7 +66,8 @@ export const CreateClass = z.object({
   /** mogile addition: 1 = the copies beyond the first are made after the ack (MogileFS behaviour); default 0: all in the PUT */
   async_copies: zbool.optional(),
 });
-export const UpdateClass = CreateClass;
+/** `dry_run=1` (mogile addition): report what the change would do to the class's files, change nothing */
+export const UpdateClass = CreateClass.extend({ dry_run: zbool.optional() });
 export const DeleteClass = z.object({ domain: domainName, class: className });
 
 // ---- hosts and devices ----
@@ -185,6 +186,8 @@ export const GetPaths = z.object({
 export const FileInfo = z.object({ domain: domainName, key: keyName, devices: zbool.default(false), meta: zbool.optional() });
 /** fid 0 means "not given" (MogileFS then uses domain + key) */
 export const FileDebug = z.object({ fid: zint(0).optional(), domain: domainName.optional(), key: keyName.optional() });
+/** mogile addition: why each copy of a file is where it is, and whether the file meets its policy */
+export const Explain = z.object({ domain: domainName, key: keyName });
 export const Delete = z.object({ domain: domainName, key: keyName });
 export const Rename = z.object({ domain: domainName, from_key: keyName, to_key: keyName });
 export const UpdateFileClass = z.object({ domain: domainName, key: keyName, class: className });
@@ -202,6 +205,12 @@ export const ListFids = z.object({ from: zint(0).default(0), to: z.coerce.number
 
 // ---- control ----
 export const Noop = z.object({});
+/** the longest `sleep` (s): below the 30 s after which MogileFS kills a silent query worker, and the classic port's command timeout */
+export const MAX_SLEEP_SEC = 25;
+/** `duration` seconds (0 or absent: 10, as MogileFS), capped at MAX_SLEEP_SEC; other requests are served meanwhile */
+export const Sleep = z.object({ duration: z.coerce.number().min(0).optional() });
+/** any arguments, echoed back as MogileFS does; caches of domains, classes, hosts and devices are reloaded */
+export const ClearCache = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
 export const ReplicateNow = z.object({});
 export const ServerSetting = z.object({ key: name(255) });
 export const ServerSettings = z.object({});
@@ -274,12 +283,15 @@ export const requests = {
   get_paths: GetPaths,
   file_info: FileInfo,
   file_debug: FileDebug,
+  explain: Explain,
   delete: Delete,
   rename: Rename,
   updateclass: UpdateFileClass,
   list_keys: ListKeys,
   list_fids: ListFids,
   noop: Noop,
+  sleep: Sleep,
+  clear_cache: ClearCache,
   replicate_now: ReplicateNow,
   server_setting: ServerSetting,
   server_settings: ServerSettings,
@@ -346,6 +358,50 @@ export interface KeyInfo {
   /** ISO times */
   created: string; revoked_at?: string;
 }
+/**
+ * update_class dry_run=1: the class's files, each judged by the current rule and by the new one on
+ * the devices there are now. Bytes are those of the copies (a file of 10 bytes gaining 2 copies
+ * counts 20). Files already below the current rule are counted apart (the change is not their cause).
+ */
+export interface ClassChangeDryRun {
+  /** the rule now and the rule asked for */
+  from_mindevcount: number; from_replpolicy: string; replpolicy: string;
+  /** files and bytes looked at */
+  files: number; bytes: number;
+  /** files that would end with more copies than they have under the current rule */
+  gain_files: number; gain_copies: number; gain_bytes: number;
+  /** files that would end with fewer copies */
+  lose_files: number; lose_copies: number; lose_bytes: number;
+  /** files that would keep their count but have a copy moved (e.g. to another zone) */
+  move_files: number; move_copies: number; move_bytes: number;
+  unchanged_files: number;
+  /** files below the current rule already (replication pending) */
+  below_now_files: number;
+  /** files the devices there are now could not bring to the new rule */
+  unmet_files: number;
+  /** false when the scan stopped at its time or placement limit: the counts are for the files scanned */
+  complete: boolean;
+  elapsed_ms: number;
+}
+/** How a copy came to be where it is (recorded with the copy; see actors/runtime/domain/placements.ts). */
+export type PlacementCause = "create_open" | "chain" | "replicate" | "restore" | "drain" | "rebalance" | "fsck" | "surplus" | "dead";
+export interface PlacementRecord {
+  /** add: the copy was made or recorded here; drop: it was forgotten here */
+  op: "add" | "drop"; cause: PlacementCause; why: string;
+  /** ms since epoch */
+  at: number;
+  /** the other device: moved from / to, or the dead or lost device a copy replaced */
+  dev?: number;
+}
+export interface ExplainCopy {
+  devid: number; hostid: number | null; hostname: string | null; zone: string | null;
+  /** admin state of the device, and what the monitor observes */
+  status: DeviceStateName | null; observed: ObservedState | null;
+  /** the copy counts toward the policy (not on a dead or a lost device) */
+  counts: boolean;
+  /** the decision that put it there; null: no record (stored before placements were recorded) */
+  placed: PlacementRecord | null;
+}
 export interface FileRow { fid: number; domain: string; class: string; key: string; length: number; devcount: number }
 export interface Replies {
   create_domain: { domain: string };
@@ -353,7 +409,8 @@ export interface Replies {
   get_domains: { domains: DomainInfo[] };
   update_domain: DomainOptions & { domain: string };
   create_class: { domain: string; class: string; mindevcount: number };
-  update_class: { domain: string; class: string; mindevcount: number };
+  /** with dry_run=1: nothing changed, `dry_run` says what would */
+  update_class: { domain: string; class: string; mindevcount: number; dry_run?: ClassChangeDryRun };
   delete_class: { domain: string; class: string };
   create_host: { hostid: number; hostname: string };
   update_host: { hostid: number; hostname: string };
@@ -374,6 +431,18 @@ export interface Replies {
     /** the open upload of this fid, if any */
     tempfile: { domain: string; key: string; class: string; devids: number[]; expires: string } | null;
   };
+  explain: {
+    fid: number; domain: string; key: string; class: string; length: number;
+    replpolicy: string; mindevcount: number; /** copies the policy wants */ wanted: number;
+    /** meets: the policy holds; surplus: holds with a copy to spare (the replicator drops it); below: copies missing; waiting: below, nothing can be done now; no_copy: no copy on a live device */
+    policy_state: "meets" | "surplus" | "below" | "waiting" | "no_copy";
+    policy_detail: string;
+    copies: ExplainCopy[];
+    /** the per-fid record, oldest first: at most one entry per device (copies forgotten included) */
+    history: (PlacementRecord & { devid: number })[];
+    /** what would change where the copies are (device losses, class changes, pending work) */
+    would_change: string[];
+  };
   delete: Record<string, never>;
   rename: Record<string, never>;
   updateclass: Record<string, never>;
@@ -381,6 +450,9 @@ export interface Replies {
   list_keys: { keys: string[]; key_count: number; next_after: string; files?: ListedFile[]; truncated?: boolean };
   list_fids: { fids: FileRow[]; fid_count: number };
   noop: Record<string, never>;
+  sleep: Record<string, never>;
+  /** the request's arguments */
+  clear_cache: Record<string, string | number | boolean>;
   replicate_now: { count: number };
   server_setting: { key: string; value: string };
   server_settings: { settings: Record<string, string> };
@@ -435,6 +507,8 @@ export const ReplicateJob = z.object({
   /** the checksum create_close stored (`ALG:hex`), so the first delivery can verify copies */
   checksum: z.string().nullable().optional(),
   reason: z.string().optional(),
+  /** the dead or lost device whose copy this job replaces (reaper recovery) */
+  lost: zint(1).optional(),
   /** when the job was queued (ms) */
   ts: z.number().optional(),
 });

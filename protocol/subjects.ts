@@ -7,6 +7,7 @@
 //   mogile.job.delete                  delete jobs (work-queue stream MOGILE_DELETE)
 //   mogile.storage.<hostid>.<verb>     requests to one storage agent (e.g. `fetch`)
 //   mogile.event.<kind>                fire-and-forget events (file changes, device changes)
+//   mogile.metrics.scrape              every actor process answers with its Prometheus metrics (many replies)
 
 export const SERVICE_NAME = "mogile-tracker";
 export const SERVICE_QUEUE = "mogile-query";
@@ -31,6 +32,8 @@ export const subjects = {
   keysChanged: "mogile.event.keys.changed",
   /** observed device state changed (monitor) */
   deviceState: "mogile.event.device.state",
+  /** a request every actor process answers (no queue group): its identity, /metrics URL and metrics text */
+  metricsScrape: "mogile.metrics.scrape",
 } as const;
 
 export const streams = {

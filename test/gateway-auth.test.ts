@@ -15,6 +15,7 @@ import { createApp } from "../actors/gateway/app.ts";
 import { Authenticator, GUARDS } from "../actors/gateway/auth.ts";
 import { RPC_NEEDS, rpcNeed } from "../actors/gateway/access.ts";
 import { Config, limitsOf, listen, type GatewayConfig } from "../actors/gateway/server.ts";
+import { checkResponses, gatewayFetch } from "./helpers/gateway.ts";
 
 const CLUSTER_KEY = randomBytes(32);
 
@@ -41,11 +42,20 @@ class FakeTracker {
       return { id: k.id, scopes: k.scopes, cluster_admin: k.cluster_admin, revoked: k.revoked, verifier: secretVerifier(CLUSTER_KEY, k.id, k.secret) };
     }
     if (command === "get_domains") {
-      return { domains: ["a", "b", "pub"].map((d) => ({ domain: d, classes: [], ...(this.anonymous.has(d) ? { anonymous_read: true } : {}) })) };
+      return { domains: ["a", "b", "pub"].map((d) => ({ domain: d, classes: [], signed_get: false, anonymous_read: this.anonymous.has(d) })) };
     }
     this.calls.push({ command, args });
-    if (command === "get_paths") return { paths: ["http://storage/x"], fid: 1, length: 3 };
-    return {};
+    // replies of the commands these tests call, shaped as the document says (every response is checked)
+    const a = args as { domain?: string; class?: string; key?: string; mindevcount?: number };
+    switch (command) {
+      case "get_paths": return { paths: ["http://storage/x"], fid: 1, length: 3 };
+      case "create_domain": return { domain: a.domain };
+      case "create_class": case "update_class": return { domain: a.domain, class: a.class, mindevcount: a.mindevcount };
+      case "create_open": return { fid: 1, devid: 1, path: "http://storage/x", dev_count: 1, dests: [{ devid: 1, path: "http://storage/x" }] };
+      case "key_list": return { keys: [] };
+      case "list_keys": return { keys: [], key_count: 0, next_after: "" };
+      default: return {};
+    }
   }
   async getDomains() { return ((await this.rpc("get_domains", {})) as { domains: { domain: string; classes: [] }[] }).domains; }
   async list(domain: string) { this.calls.push({ command: "list_keys", args: { domain } }); return { keys: [], key_count: 0, next_after: "" }; }
@@ -77,7 +87,8 @@ function makeApp(over: Record<string, string> = {}) {
   const tracker = new FakeTracker();
   const cfg = testConfig(over);
   const auth = new Authenticator(tracker as unknown as Pick<MogileClient, "rpc">, { clusterKey: CLUSTER_KEY, keyCacheMs: cfg.MOGILE_GATEWAY_KEY_CACHE_MS, domainCacheMs: 0 });
-  const app = createApp(tracker as unknown as MogileClient, createLogger({ role: "test" }, "error"), { auth, limits: limitsOf(cfg) });
+  // every response these tests get is checked against the app's own /v1/openapi.json
+  const app = checkResponses(createApp(tracker as unknown as MogileClient, createLogger({ role: "test" }, "error"), { auth, limits: limitsOf(cfg) }));
   return { tracker, auth, app, cfg };
 }
 
@@ -263,7 +274,7 @@ async function serving(over: Record<string, string>) {
   const ctx = makeApp(over);
   const server = await listen(ctx.app, ctx.cfg);
   const port = (server.address() as net.AddressInfo).port;
-  return { ...ctx, server, port, url: `http://127.0.0.1:${port}`, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+  return { ...ctx, server, port, url: `http://127.0.0.1:${port}`, fetch: gatewayFetch(`http://127.0.0.1:${port}`), close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
 }
 
 /** Opens a raw socket, writes `data`, and resolves with how long until the server closed it and what it answered. */
@@ -309,18 +320,18 @@ t("gateway limits - an upload over MOGILE_HTTP_MAX_BODY_BYTES is 413, declared o
   const s = await serving({ MOGILE_HTTP_MAX_BODY_BYTES: "100000" });
   try {
     const auth = { authorization: `Bearer ${s.tracker.addKey([{ domain: "a", access: "write" }])}` };
-    let r = await fetch(`${s.url}/v1/domains/a/files/big`, { method: "PUT", headers: auth, body: randomBytes(100_001) });
+    let r = await s.fetch(`${s.url}/v1/domains/a/files/big`, { method: "PUT", headers: auth, body: randomBytes(100_001) });
     assert.is(r.status, 413);
     assert.is((await r.json()).error, "payload_too_large");
     const chunks = [randomBytes(60_000), randomBytes(60_000)];
     const stream = new ReadableStream({ start(c) { for (const p of chunks) c.enqueue(p); c.close(); } });
-    r = await fetch(`${s.url}/v1/domains/a/files/big`, { method: "PUT", headers: auth, body: stream, duplex: "half" } as RequestInit);
+    r = await s.fetch(`${s.url}/v1/domains/a/files/big`, { method: "PUT", headers: auth, body: stream, duplex: "half" } as RequestInit);
     assert.is(r.status, 413);
     assert.equal(s.tracker.changed("put"), [], "nothing stored");
-    r = await fetch(`${s.url}/v1/domains/a/files/ok`, { method: "PUT", headers: auth, body: randomBytes(100_000) });
+    r = await s.fetch(`${s.url}/v1/domains/a/files/ok`, { method: "PUT", headers: auth, body: randomBytes(100_000) });
     assert.is(r.status, 201);
     const one = new ReadableStream({ start(c) { c.enqueue(randomBytes(50_000)); c.enqueue(randomBytes(50_000)); c.close(); } });
-    r = await fetch(`${s.url}/v1/domains/a/files/ok2`, { method: "PUT", headers: auth, body: one, duplex: "half" } as RequestInit);
+    r = await s.fetch(`${s.url}/v1/domains/a/files/ok2`, { method: "PUT", headers: auth, body: one, duplex: "half" } as RequestInit);
     assert.is(r.status, 201);
     assert.equal(s.tracker.changed("put").map((c) => (c.args as { length: number }).length), [100_000, 100_000]);
   } finally {

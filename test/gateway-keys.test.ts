@@ -7,7 +7,7 @@ import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { startTestCluster, type TestCluster } from "./helpers/cluster.ts";
 import { until } from "./helpers/until.ts";
-import { bearer, keyFetch } from "./helpers/gateway.ts";
+import { bearer, gatewayFetch, keyFetch } from "./helpers/gateway.ts";
 import { REPO } from "../deploy/services.ts";
 import { openStore, type Store } from "../actors/runtime/mongo.ts";
 import { createLogger } from "../actors/runtime/log.ts";
@@ -18,9 +18,12 @@ import { MogileError } from "../protocol/errors.ts";
 const A = "keys-a";
 const B = "keys-b";
 const t = suite<{ tc: TestCluster; url: string; admin: typeof fetch; store: Store }>("gateway-keys");
+/** plain fetch (no key) whose responses from the gateway are checked against its /v1/openapi.json */
+let fetch: typeof globalThis.fetch = globalThis.fetch;
 t.before(async (ctx) => {
   ctx.tc = await startTestCluster("gateway-keys");
   ctx.url = ctx.tc.cluster.httpUrl;
+  fetch = gatewayFetch(ctx.url);
   ctx.admin = keyFetch(ctx.url, ctx.tc.cluster.adminKey);
   ctx.store = await openStore(ctx.tc.cluster.mongoUrl, ctx.tc.cluster.db, createLogger({ role: "test" }, "error"));
   for (const d of [A, B]) assert.is((await ctx.admin(`${ctx.url}/v1/domains`, json({ domain: d }))).status, 201);

@@ -8,6 +8,7 @@ import { startTestCluster, type TestCluster } from "./helpers/cluster.ts";
 import { until } from "./helpers/until.ts";
 import { fidPath } from "../protocol/paths.ts";
 import { keyFetch } from "./helpers/gateway.ts";
+import { openApiProblems } from "./helpers/openapi.ts";
 
 const t = suite<{ tc: TestCluster; url: string }>("http");
 /** fetch with the cluster's first admin key (the gateway refuses requests without a key) */
@@ -123,6 +124,18 @@ t("http - bad input gets a clear error and changes nothing", async ({ url }) => 
   assert.is(r.status, 400);
   r = await gw(`${url}/v1/domains/web/files?prefix=k`);
   assert.equal((await r.json()).keys, [], "nothing was stored under k");
+});
+
+t("http - /v1/openapi.json and the /v1/docs page are served without a key; the document is valid OpenAPI 3.1", async ({ url }) => {
+  const r = await fetch(`${url}/v1/openapi.json`);
+  assert.is(r.status, 200);
+  assert.match(r.headers.get("content-type") ?? "", /^application\/json/);
+  const doc = await r.json();
+  assert.equal(openApiProblems(doc), []);
+  assert.ok(doc.paths["/v1/domains/{domain}/files/{key}"].put, "the file routes are in it");
+  const page = await fetch(`${url}/v1/docs`);
+  assert.is(page.status, 200);
+  assert.match(await page.text(), /<h1>mogile HTTP facade/);
 });
 
 t.run();

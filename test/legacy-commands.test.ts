@@ -384,6 +384,10 @@ t("reads - get_paths, file_info, file_debug with URL-decoded values", async (ctx
   assert.is(await tr.err("file_info", { domain: "lr", key: "" }), "no_key");
   assert.is(await tr.err("file_info", { domain: "nope", key: "zz" }), "unreg_domain");
   assert.is(await tr.err("file_info", { key: "zz" }), "no_domain");
+  // explain (mogile addition): one row per copy, the policy verdict, the reasons to change
+  const why = await tr.ok("explain", { domain: "lr", key });
+  assert.equal([why.fid, why.copies, why.copy1_devid, why.policy_state, why.wanted], [one.fid, "1", one.devid, "meets", "1"]);
+  assert.is(await tr.err("explain", { domain: "lr", key: "zz" }), "unknown_key");
 
   // get_paths: one copy is one path; the bytes are the bytes stored
   const p = await tr.ok("get_paths", { domain: "lr", key });
@@ -534,6 +538,9 @@ t("control - noop, replicate_now, server settings, stats, failed_jobs, unsupport
   assert.is(await tr.raw("NOOP"), "OK ");
   assert.is(await tr.raw("noop callid=7"), "OK callid=7");
   assert.equal(await tr.ok("replicate_now"), { count: "0" });
+  // sleep answers an empty OK; clear_cache echoes its arguments (test/mogadm.test.ts has more)
+  assert.is(await tr.raw("sleep duration=0.1"), "OK ");
+  assert.is(await tr.raw("clear_cache all=1&callid=9"), "OK all=1&callid=9");
 
   assert.equal(await tr.ok("server_setting", { key: "memcache_ttl" }), { key: "memcache_ttl", value: "" });
   assert.is(await tr.raw("set_server_setting key=memcache_ttl&value=60"), "OK ");

@@ -352,7 +352,8 @@ t("legacy - SIGTERM answers the requests already received, closes the connection
   busy.send(batch);
   assert.match((await busy.next())!, / 0$/); // the batch has arrived: everything in it is now in flight
   actor.proc.kill("SIGTERM");
-  for (let i = 1; i < 50; i++) assert.is(await busy.next(), `ERR unknown_key unknown+key+missing+in+domain+legacy ${i}`);
+  // MogileFS has no text for unknown_key: the code is its own text
+  for (let i = 1; i < 50; i++) assert.is(await busy.next(), `ERR unknown_key unknown_key ${i}`);
   assert.is(await busy.next(), null);
   assert.is(await idle.next(), null);
   assert.is(await exited, 0);

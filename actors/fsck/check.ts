@@ -12,6 +12,13 @@ import { decide, placement } from "../runtime/domain/policy.ts";
 import { ruleOf } from "../runtime/domain/classes.ts";
 import type { Logger } from "../runtime/log.ts";
 import { deleteCopy, digestOf } from "./move.ts";
+import { added, dropped, placementSet } from "../runtime/domain/placements.ts";
+
+/** why fsck forgets a copy, by what it found */
+const FORGET_WHY: Record<string, string> = {
+  missing: "fsck found the copy missing", badlen: "fsck found the copy with the wrong length",
+  badsum: "fsck found the copy with the wrong checksum", dead: "fsck forgot the copy: its device is dead or unknown",
+};
 
 export interface FsckEvent { fid: number; evcode: FsckEvcode; devid?: number }
 export interface CheckDeps { store: Store; devices: DeviceView; nc: NatsConnection; js: JetStreamClient; log: Logger; classOf(file: FileDoc): Promise<ClassDoc> }
@@ -75,21 +82,22 @@ export async function checkFile(d: CheckDeps, file: FileDoc, o: CheckOptions): P
     if (found !== null) {
       ev("FOND", found);
       // not while a deleter is clearing that device of this fid (the copy found may be what it deletes)
-      const res = await d.store.files.updateOne({ _id: file._id, fid: file.fid, deleting: { $nin: [found] } }, { $addToSet: { devids: found } });
+      const res = await d.store.files.updateOne({ _id: file._id, fid: file.fid, deleting: { $nin: [found] } },
+        { $addToSet: { devids: found }, $set: placementSet([[found, added("fsck", "found by fsck on a device the file did not list, when no listed copy was good")]]) });
       if (res.modifiedCount > 0 && !(await copyIsThere(d.devices, found, file.fid, file.length))) {
-        await d.store.files.updateOne({ _id: file._id, fid: file.fid }, { $pull: { devids: found } });
+        await d.store.files.updateOne({ _id: file._id, fid: file.fid }, { $pull: { devids: found }, $set: placementSet([[found, dropped("fsck", "the copy fsck found was gone again")]]) });
       } else if (res.matchedCount > 0) good = [found];
     }
   }
   if (good.length === 0) {
     // keep the records of wrong copies: a damaged copy is worth more than none
     const forget = file.devids.filter((x) => state.get(x) === "missing" || state.get(x) === "dead");
-    if (forget.length) await pull(d, file, forget);
+    if (forget.length) await pull(d, file, forget, state);
     ev("GONE");
     return { events, retry: false };
   }
   const bad = file.devids.filter((x) => !good.includes(x));
-  if (bad.length) await pull(d, file, bad);
+  if (bad.length) await pull(d, file, bad, state);
   if (!policyMet(cls, good, file.length, d.devices)) {
     const job: ReplicateJob = { fid: file.fid, domain: file.domain, key: file.key, reason: "fsck", ts: Date.now() };
     await d.js.publish(subjects.replicateJob, JSON.stringify(job), { msgID: `repl-${file.fid}-fsck-${Date.now()}` });
@@ -118,9 +126,11 @@ function reconcileChecksums(file: FileDoc, alg: string, cls: ClassDoc, digests: 
 }
 
 /** Forget copies that are missing or bad; the bytes of bad ones go too (the deleter re-checks first). */
-async function pull(d: CheckDeps, file: FileDoc, devids: number[]) {
+async function pull(d: CheckDeps, file: FileDoc, devids: number[], state: Map<number, CopyState>) {
   for (const devid of devids) {
-    const res = await d.store.files.updateOne({ _id: file._id, fid: file.fid }, { $pull: { devids: devid } });
+    const why = dropped("fsck", FORGET_WHY[state.get(devid) ?? ""] ?? "fsck forgot the copy");
+    // matched only while the copy is listed: the $set would count as a change even when the $pull is not
+    const res = await d.store.files.updateOne({ _id: file._id, fid: file.fid, devids: devid }, { $pull: { devids: devid }, $set: placementSet([[devid, why]]) });
     if (res.modifiedCount > 0 && d.devices.row(devid)?.dev.status !== "dead") await deleteCopy(d, file.fid, devid, "orphan-replica");
   }
   d.nc.publish(subjects.fileChanged, JSON.stringify({ domain: file.domain, key: file.key, fid: file.fid }));

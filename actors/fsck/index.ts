@@ -20,6 +20,7 @@ import { tasks, fsckState, rebalanceState, nowSec, type FsckState, type Tasks } 
 import { FidWalker, walkMode } from "./walk.ts";
 import { sweepUnreferenced } from "./orphans.ts";
 import { Uploads } from "../runtime/uploads.ts";
+import { fsckChecked, movedCopy, taskMetrics } from "./metrics.ts";
 
 const Config = z.object({
   /** fids examined per fsck batch (the checkpoint advances once per batch) */
@@ -66,6 +67,7 @@ export async function start(ctx: ActorContext) {
   const uploads = await Uploads.open(ctx.nc);
   const lease = await Lease.open(ctx.nc, "fsck", ctx.instance, log);
   lease.start();
+  taskMetrics(t, () => lease.leader);
   const walker = new FidWalker(store, await walkMode(store, cfg.MOGILE_FSCK_WALK));
   const abort = new AbortController();
   const { stopped, done } = stoppedSignal();
@@ -137,6 +139,7 @@ export async function start(ctx: ActorContext) {
       }
     });
     await logEvents(events, st.gen);
+    fsckChecked(checked);
     // pace the walk: a batch takes at least as long as the maximum rate allows
     const minMs = cfg.MOGILE_FSCK_MAX_RATE > 0 ? (1000 * checked) / cfg.MOGILE_FSCK_MAX_RATE : 0;
     const spent = Date.now() - t0;
@@ -187,6 +190,7 @@ export async function start(ctx: ActorContext) {
         const [to] = devices.choose(1, { size: file.length, avoidHosts: otherHosts, avoidDevs: new Set(file.devids) });
         if (!to) { stuck.set(file.fid, Date.now() + 30_000); return; }
         const r = await moveCopy(deps, file._id, file.fid, dev._id, to, "drain");
+        if (r.ok || !r.gone) movedCopy("drain", r.ok);
         if (r.ok) moved++;
         else if (!r.gone) { log.warn("drain: move failed", { fid: file.fid, from: dev._id, to, reason: r.reason }); stuck.set(file.fid, Date.now() + 10_000); }
       });
@@ -221,6 +225,7 @@ export async function start(ctx: ActorContext) {
     let files = 0, bytes = 0, failed = 0;
     await pool(p.moves, cfg.MOGILE_MOVE_CONCURRENCY, async (m) => {
       const r = await moveCopy(deps, m.file._id, m.file.fid, m.from, m.to, "rebalance");
+      if (r.ok || !r.gone) movedCopy("rebalance", r.ok);
       if (r.ok) { files++; bytes += r.length; } else if (!r.gone) { failed++; log.warn("rebalance: move failed", { fid: m.file.fid, from: m.from, to: m.to, reason: r.reason }); }
     });
     await t.rebalance.updateOne({ _id: "rebalance", gen: rs.gen }, { $set: { sdevs, ddevs, host: ctx.instance }, $inc: { files_moved: files, bytes_moved: bytes, failed } });

@@ -11,6 +11,9 @@ import type { ClassDoc, FileDoc, Store } from "../runtime/mongo.ts";
 import type { Logger } from "../runtime/log.ts";
 import { ruleOf } from "../runtime/domain/classes.ts";
 import { meets, placement } from "../runtime/domain/policy.ts";
+import { added, dropped, placementSet, pruneForgotten } from "../runtime/domain/placements.ts";
+
+const MOVE_WHY = { drain: "its device is being drained", rebalance: "a rebalance evens out device usage" } as const;
 
 export interface MoveDeps {
   store: Store; devices: DeviceView; nc: NatsConnection; js: JetStreamClient; log: Logger;
@@ -78,7 +81,8 @@ export async function moveCopy(d: MoveDeps, fileId: string, fid: number, from: n
   }
   // record first: until the $pull below, the file simply has one copy more than it needs. Not
   // while a deleter is removing an older copy of this fid from `to` (it could delete ours)
-  const res = await d.store.files.updateOne({ _id: file._id, fid, deleting: { $nin: [to] } }, { $addToSet: { devids: to } });
+  const res = await d.store.files.updateOne({ _id: file._id, fid, deleting: { $nin: [to] } },
+    { $addToSet: { devids: to }, $set: placementSet([[to, added(reason, `moved here from dev${from}: ${MOVE_WHY[reason]}`, from)]]) });
   if (res.matchedCount === 0) {
     await deleteCopy(d, fid, to, "orphan-replica");
     const now = await d.store.files.findOne({ _id: file._id, fid });
@@ -86,7 +90,7 @@ export async function moveCopy(d: MoveDeps, fileId: string, fid: number, from: n
     return { ok: false, reason: "file deleted or replaced during the copy", gone: true };
   }
   if (!(await copyIsThere(d.devices, to, fid, file.length))) {
-    await d.store.files.updateOne({ _id: file._id, fid }, { $pull: { devids: to } });
+    await d.store.files.updateOne({ _id: file._id, fid }, { $pull: { devids: to }, $set: placementSet([[to, dropped(reason, "the moved copy was gone right after it was recorded (a delete of an older copy ended then)")]]) });
     await deleteCopy(d, fid, to, "orphan-replica");
     return { ok: false, reason: `the copy on device ${to} was removed by a delete that ended as it was recorded` };
   }
@@ -115,7 +119,10 @@ async function forget(d: MoveDeps, file: FileDoc, from: number, to: number, reas
     const { on, live } = placement(d.devices, rest, now.length);
     const zones = new Set([...live, ...on].map((p) => p.zone ?? "")).size;
     if (!meets(rule.policy, on, rule.min, zones)) return { ok: false, reason: `forgetting device ${from} would leave fid ${file.fid} below its policy` };
-    const res = await d.store.files.updateOne({ _id: now._id, fid: now.fid, _rev: now._rev ?? { $exists: false }, _inc: now._inc ?? { $exists: false } } as Parameters<typeof d.store.files.updateOne>[0], { $pull: { devids: from } });
+    // compared on the revision: the record's forgotten entries beyond its bound can go in the same write
+    const unset = pruneForgotten(now.placements, rest, [from]);
+    const res = await d.store.files.updateOne({ _id: now._id, fid: now.fid, _rev: now._rev ?? { $exists: false }, _inc: now._inc ?? { $exists: false } } as Parameters<typeof d.store.files.updateOne>[0],
+      { $pull: { devids: from }, $set: placementSet([[from, dropped(reason, `moved to dev${to}: ${MOVE_WHY[reason]}`, to)]]), ...(Object.keys(unset).length ? { $unset: unset } : {}) });
     if (res.matchedCount === 0) continue; // changed since we looked: look again
     d.nc.publish(subjects.fileChanged, JSON.stringify({ domain: file.domain, key: file.key, fid: file.fid }));
     await deleteCopy(d, file.fid, from, reason);

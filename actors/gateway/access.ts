@@ -12,6 +12,7 @@ export const RPC_NEEDS: Readonly<Record<string, Need>> = {
   // files: the domain comes from the arguments
   get_paths: read,
   file_info: read,
+  explain: read,
   list_keys: read,
   create_open: write,
   create_close: write,
@@ -42,6 +43,8 @@ export const RPC_NEEDS: Readonly<Record<string, Need>> = {
   file_debug: cluster,
   list_fids: cluster,
   replicate_now: cluster,
+  sleep: cluster,
+  clear_cache: cluster,
   server_setting: cluster,
   server_settings: cluster,
   set_server_setting: cluster,

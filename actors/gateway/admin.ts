@@ -6,15 +6,13 @@ import { z } from "zod";
 import { MogileError } from "../../protocol/errors.ts";
 import {
   CreateDomain, DeleteDomain, CreateClass, UpdateClass, DeleteClass,
-  CreateHost, UpdateHost, DeleteHost, CreateDevice, SetState, SetWeight,
+  CreateHost, UpdateHost, DeleteHost, CreateDevice, FailedJobs,
 } from "../../protocol/schemas.ts";
+import { DevicePatch } from "../../protocol/rest.ts";
 import type { MogileClient } from "../../protocol/client.ts";
 import { objectBody, validate, type GatewayEnv } from "./body.ts";
 import { need, visibleDomains } from "./auth.ts";
 
-/** PATCH /v1/devices/{devid}: MogileFS has one command per field, so each present field is one call. */
-const DevicePatch = z.object({ state: SetState.shape.state.optional(), weight: SetWeight.shape.weight.optional() })
-  .refine((p) => p.state !== undefined || p.weight !== undefined, "give state and/or weight");
 const Devid = z.object({ devid: CreateDevice.shape.devid });
 
 export function adminRoutes(app: Hono<GatewayEnv>, client: MogileClient): void {
@@ -92,8 +90,6 @@ export function adminRoutes(app: Hono<GatewayEnv>, client: MogileClient): void {
   // ---- cluster ----
   app.get("/v1/stats", need.cluster(), async (c) => c.json(await client.stats()));
   app.get("/v1/admin/failed-jobs", need.cluster(), async (c) => {
-    const kind = c.req.query("kind");
-    if (kind !== undefined && kind !== "replicate" && kind !== "delete") throw new MogileError("bad_request", "kind is replicate or delete");
-    return c.json(await client.rpc("failed_jobs", { kind }));
+    return c.json(await client.rpc("failed_jobs", validate(FailedJobs, c.req.query())));
   });
 }

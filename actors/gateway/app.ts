@@ -1,5 +1,6 @@
 // The HTTP facade (hono): REST routes and POST /v1/rpc/{command} over the SDK. Bytes stream through.
-// Every /v1 route needs a key (see auth.ts); /healthz is open.
+// Every /v1 route needs a key (see auth.ts) but the documentation (/v1/openapi.json, /v1/docs); /healthz and
+// the dashboard page (/ui; its data under /ui/api needs a cluster-admin key) are open.
 import { Hono } from "hono";
 import { MogileError, httpStatus } from "../../protocol/errors.ts";
 import type { MogileClient } from "../../protocol/client.ts";
@@ -9,8 +10,18 @@ import { authenticate, type Authenticator } from "./auth.ts";
 import { rpcRoutes } from "./rpc.ts";
 import { adminRoutes } from "./admin.ts";
 import { fileRoutes } from "./files.ts";
+import { httpMetrics, metricsRoutes, type MetricsSource } from "./metrics.ts";
+import { docsRoutes } from "./openapi.ts";
+import { DashboardHub, dashboardRoutes } from "./dashboard.ts";
 
-export interface AppOptions { auth: Authenticator; limits: Limits }
+export interface AppOptions {
+  auth: Authenticator;
+  limits: Limits;
+  /** the cluster's metrics for GET /metrics (none: no such route) */
+  metrics?: MetricsSource;
+  /** the live dashboard's hub (none: one without the event feed, which refreshes on a timer only) */
+  dashboard?: DashboardHub;
+}
 
 export function createApp(client: MogileClient, log: Logger, o: AppOptions): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>();
@@ -28,6 +39,10 @@ export function createApp(client: MogileClient, log: Logger, o: AppOptions): Hon
   });
   app.notFound((c) => c.json({ error: "not_found", message: `no route for ${c.req.method} ${c.req.path}` }, 404));
 
+  app.use("*", httpMetrics());
+  if (o.metrics) metricsRoutes(app, o.auth, o.metrics);
+  dashboardRoutes(app, o.auth, o.dashboard ?? new DashboardHub(client, o.metrics));
+
   app.get("/healthz", async (c) => {
     await client.rpc("noop", {}, 2_000);
     return c.json({ ok: true });
@@ -41,5 +56,6 @@ export function createApp(client: MogileClient, log: Logger, o: AppOptions): Hon
   rpcRoutes(app, client);
   adminRoutes(app, client);
   fileRoutes(app, client);
+  docsRoutes(app);
   return app;
 }

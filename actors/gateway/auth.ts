@@ -158,21 +158,28 @@ export function visibleDomains<D extends { domain: string }>(c: Context<GatewayE
   return who.kind === "key" ? domains.filter((d) => seesDomain(who, d.domain)) : [];
 }
 
-/** Every guard made here, so a test can check that no route lacks one. */
-export const GUARDS = new WeakSet<object>();
-function guard(fn: MiddlewareHandler<GatewayEnv>): MiddlewareHandler<GatewayEnv> {
-  GUARDS.add(fn);
+/** What a guard lets through: a Need, no key at all, or per command (POST /v1/rpc/{command}). */
+export type GuardNeed = Need | { kind: "open" } | { kind: "command" };
+/** Every guard made here with what it needs: a test checks that no route lacks one; the OpenAPI document reads them. */
+export const GUARDS = new WeakMap<object, GuardNeed>();
+function guard(fn: MiddlewareHandler<GatewayEnv>, need: GuardNeed): MiddlewareHandler<GatewayEnv> {
+  GUARDS.set(fn, need);
   return fn;
 }
 
 /** Route guards: each /v1 route names the access it needs, before its handler. */
 export const need = {
+  /**
+   * no key: public documentation (the OpenAPI document and its reference page describe the API, hold
+   * no cluster data, and are needed before a caller has a key). A key that is sent is still checked.
+   */
+  open: () => guard(async (_c, next) => { await next(); }, { kind: "open" }),
   /** a cluster-admin key */
-  cluster: () => guard(async (c, next) => { await authorize(c, { kind: "cluster" }); await next(); }),
+  cluster: () => guard(async (c, next) => { await authorize(c, { kind: "cluster" }); await next(); }, { kind: "cluster" }),
   /** any valid key */
-  key: () => guard(async (c, next) => { await authorize(c, { kind: "key" }); await next(); }),
+  key: () => guard(async (c, next) => { await authorize(c, { kind: "key" }); await next(); }, { kind: "key" }),
   /** `access` on the route's `:domain` */
-  domain: (access: KeyAccess) => guard(async (c, next) => { await authorize(c, { kind: "domain", access }, c.req.param("domain")); await next(); }),
+  domain: (access: KeyAccess) => guard(async (c, next) => { await authorize(c, { kind: "domain", access }, c.req.param("domain")); await next(); }, { kind: "domain", access }),
   /**
    * POST /v1/rpc/{command}: what does not depend on the arguments is checked here (cluster-admin
    * commands; an anonymous caller may only read); the handler checks the domain once it has parsed them.
@@ -182,5 +189,5 @@ export const need = {
     if (n.kind !== "domain") await authorize(c, n);
     else if (c.get("principal").kind === "anonymous" && n.access !== "read") await authorize(c, n);
     await next();
-  }),
+  }, { kind: "command" }),
 };

@@ -4,8 +4,9 @@ import type { Hono } from "hono";
 import { Readable, Transform } from "node:stream";
 import { MogileError } from "../../protocol/errors.ts";
 import { Rename, UpdateFileClass } from "../../protocol/schemas.ts";
+import { FileClassBody, GetFileQuery, ListFilesQuery, PutFileQuery, RenameBody } from "../../protocol/rest.ts";
 import type { MogileClient } from "../../protocol/client.ts";
-import { objectBody, readJson, tooLarge, validate, type GatewayEnv } from "./body.ts";
+import { objectBody, tooLarge, validate, type GatewayEnv } from "./body.ts";
 import { need } from "./auth.ts";
 
 // keys may contain "/": the key parameter takes the rest of the path
@@ -13,11 +14,9 @@ const FILE = "/v1/domains/:domain/files/:key{.+}";
 
 export function fileRoutes(app: Hono<GatewayEnv>, client: MogileClient): void {
   app.get("/v1/domains/:domain/files", need.domain("read"), async (c) => {
-    const q = c.req.query();
-    const limit = q.limit ? Number(q.limit) : undefined;
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new MogileError("bad_request", "limit must be a positive integer");
+    const q = validate(ListFilesQuery, c.req.query());
     try {
-      return c.json(await client.list(c.req.param("domain"), { prefix: q.prefix, after: q.after || undefined, limit }));
+      return c.json(await client.list(c.req.param("domain"), { prefix: q.prefix, after: q.after || undefined, limit: q.limit }));
     } catch (err) {
       // an empty page is not an error for HTTP callers
       if (err instanceof MogileError && err.code === "none_match") return c.json({ keys: [], key_count: 0, next_after: "" });
@@ -26,6 +25,7 @@ export function fileRoutes(app: Hono<GatewayEnv>, client: MogileClient): void {
   });
 
   app.put(FILE, need.domain("write"), async (c) => {
+    const q = validate(PutFileQuery, c.req.query());
     const max = c.get("limits").maxBodyBytes;
     const cl = c.req.header("content-length");
     const size = cl === undefined ? undefined : Number(cl);
@@ -35,7 +35,7 @@ export function fileRoutes(app: Hono<GatewayEnv>, client: MogileClient): void {
     // node's parser never delivers more than a declared Content-Length; a chunked body is counted
     const counted = size === undefined ? limited(incoming, max) : null;
     try {
-      const r = await client.put(c.req.param("domain"), c.req.param("key"), counted?.body ?? incoming, { class: c.req.query("class"), size });
+      const r = await client.put(c.req.param("domain"), c.req.param("key"), counted?.body ?? incoming, { class: q.class, size });
       return c.json({ fid: r.fid, key: r.key, length: r.length }, 201);
     } catch (err) {
       // the upload was cut off at the limit (the storage PUT failed for that reason); nothing was linked
@@ -47,7 +47,10 @@ export function fileRoutes(app: Hono<GatewayEnv>, client: MogileClient): void {
   app.on(["GET", "HEAD"], FILE, need.domain("read"), async (c) => {
     const domain = c.req.param("domain");
     const key = c.req.param("key");
-    if (c.req.query("meta") !== undefined) {
+    const q = validate(GetFileQuery, c.req.query());
+    // ?explain: why each copy is where it is, and whether the file meets its class policy
+    if (q.explain !== undefined) return c.json(await client.rpc("explain", { domain, key }));
+    if (q.meta !== undefined) {
       const [info, paths] = await Promise.all([client.fileInfo(domain, key), client.getPaths(domain, key, { pathcount: 10 })]);
       return c.json({ ...info, paths: paths.paths });
     }
@@ -83,8 +86,7 @@ export function fileRoutes(app: Hono<GatewayEnv>, client: MogileClient): void {
 
   // POST …/files/{key}/rename {"to": "new key"}
   app.post(`${FILE}/rename`, need.domain("write"), async (c) => {
-    const body = await readJson(c);
-    const to = typeof body === "object" && body !== null ? (body as { to?: unknown }).to : undefined;
+    const { to } = await objectBody(c, RenameBody);
     const a = validate(Rename, { domain: c.req.param("domain"), from_key: c.req.param("key"), to_key: to });
     await client.rename(a.domain, a.from_key, a.to_key);
     return c.json({ domain: a.domain, key: a.to_key, from: a.from_key });
@@ -92,7 +94,8 @@ export function fileRoutes(app: Hono<GatewayEnv>, client: MogileClient): void {
 
   // PATCH …/files/{key} {"class": "name"}: MogileFS updateclass
   app.patch(FILE, need.domain("write"), async (c) => {
-    const a = await objectBody(c, UpdateFileClass, { domain: c.req.param("domain"), key: c.req.param("key") });
+    const { class: cls } = await objectBody(c, FileClassBody);
+    const a = validate(UpdateFileClass, { domain: c.req.param("domain"), key: c.req.param("key"), class: cls });
     await client.changeClass(a.domain, a.key, a.class);
     return c.json({ domain: a.domain, key: a.key, class: a.class });
   });

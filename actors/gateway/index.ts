@@ -9,6 +9,8 @@ import { createApp } from "./app.ts";
 import { closeServer, watchKeys } from "../runtime/serving.ts";
 import { Authenticator } from "./auth.ts";
 import { Config, limitsOf, listen } from "./server.ts";
+import { ClusterScraper } from "./scrape.ts";
+import { DashboardHub } from "./dashboard.ts";
 
 export async function start(ctx: ActorContext) {
   const cfg = actorConfig(Config);
@@ -21,7 +23,13 @@ export async function start(ctx: ActorContext) {
   // a revoked key is refused at once, not after its cache entry expires
   const keyEvents = watchKeys(ctx.nc, (id) => auth.forgetKey(id));
   const domainEvents = ctx.nc.subscribe(subjects.namesChanged, { callback: () => auth.forgetDomains() });
-  const app = createApp(client, ctx.log, { auth, limits: limitsOf(cfg) });
+  const metrics = new ClusterScraper(ctx.nc);
+  // the dashboard's live feed: subscribed only while a dashboard stream is open
+  const dashboard = new DashboardHub(client, metrics, (names, cb) => {
+    const subs = names.map((s) => ctx.nc.subscribe(s, { callback: (_err, m) => cb(m.subject, m.data) }));
+    return () => { for (const s of subs) s.unsubscribe(); };
+  });
+  const app = createApp(client, ctx.log, { auth, limits: limitsOf(cfg), metrics, dashboard });
   const server: Server = await listen(app, cfg);
   ctx.log.info("http facade listening", { url: `${httpScheme()}://${cfg.MOGILE_HTTP_HOST}:${cfg.MOGILE_HTTP_PORT}` });
   const { stopped, done } = stoppedSignal();
@@ -30,6 +38,7 @@ export async function start(ctx: ActorContext) {
     async stop() {
       keyEvents.unsubscribe();
       domainEvents.unsubscribe();
+      dashboard.close();
       await closeServer(server);
       done();
     },

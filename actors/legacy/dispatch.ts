@@ -1,6 +1,6 @@
 // One request line → one reply line: the same NATS command the SDK sends, flattened into MogileFS fields.
 import { requests, UNSUPPORTED_COMMANDS, type Command } from "../../protocol/schemas.ts";
-import { MogileError, errorTexts } from "../../protocol/errors.ts";
+import { MogileError, classicErrorText, errorTexts } from "../../protocol/errors.ts";
 import type { MogileClient } from "../../protocol/client.ts";
 import type { Logger } from "../runtime/log.ts";
 import { CodecError, decodeArgs, errLine, okLine, parseLine } from "./codec.ts";
@@ -49,7 +49,8 @@ export function dispatcher(o: DispatchOptions): (line: string) => Promise<string
       const reply = await o.client.rpc(command, body as never, o.timeoutMs);
       return okLine(flatten(command, reply, args), callid);
     } catch (err) {
-      if (err instanceof MogileError) return errLine(err.code, err.message, callid);
+      // MogileFS's own wording: tools and apps match on it
+      if (err instanceof MogileError) return errLine(err.code, classicErrorText(err.code, err.message), callid);
       o.log.error("legacy command failed", { command, err });
       return errLine("failure", `${errorTexts.failure}: ${(err as Error)?.message ?? String(err)}`, callid);
     }

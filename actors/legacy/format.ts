@@ -41,7 +41,11 @@ const formats: { [C in Command]: Flatten<C> } = {
   }),
   update_domain: (r) => ({ domain: r.domain, signed_get: bit(r.signed_get), anonymous_read: bit(r.anonymous_read) }),
   create_class: (r) => ({ class: r.class, mindevcount: r.mindevcount, domain: r.domain }),
-  update_class: (r) => ({ class: r.class, mindevcount: r.mindevcount, domain: r.domain }),
+  // dry_run=1 (mogile addition): the counts as they are, booleans as 1/0
+  update_class: (r) => ({
+    class: r.class, mindevcount: r.mindevcount, domain: r.domain,
+    ...(r.dry_run ? { dry_run: 1, ...r.dry_run, complete: bit(r.dry_run.complete) } : {}),
+  }),
   delete_class: (r) => ({ domain: r.domain, class: r.class }),
 
   create_host: (r) => ({ hostid: r.hostid, hostname: r.hostname }),
@@ -118,6 +122,18 @@ const formats: { [C in Command]: Flatten<C> } = {
   delete: none,
   rename: none,
   updateclass: none,
+  // mogile addition: copy<N>_* per copy (placed_cause empty: no record), change<N> per line of would_change
+  explain: (r) => ({
+    fid: r.fid, domain: r.domain, key: r.key, class: r.class, length: r.length,
+    replpolicy: r.replpolicy, mindevcount: r.mindevcount, wanted: r.wanted, policy_state: r.policy_state, policy_detail: r.policy_detail,
+    copies: r.copies.length,
+    ...rows(r.copies, (c, i) => ({
+      [`copy${i}_devid`]: c.devid, [`copy${i}_hostid`]: c.hostid, [`copy${i}_status`]: c.status, [`copy${i}_counts`]: bit(c.counts),
+      [`copy${i}_placed_cause`]: c.placed?.cause ?? "", [`copy${i}_placed_why`]: c.placed?.why ?? "no record", [`copy${i}_placed_at`]: c.placed?.at ?? "",
+    })),
+    changes: r.would_change.length,
+    ...rows(r.would_change, (w, i) => ({ [`change${i}`]: w })),
+  }),
   list_keys: (r) => ({
     key_count: r.key_count,
     next_after: r.next_after,
@@ -136,6 +152,9 @@ const formats: { [C in Command]: Flatten<C> } = {
   }),
 
   noop: none,
+  sleep: none,
+  // MogileFS answers with the request's own arguments
+  clear_cache: (r) => ({ ...r }),
   replicate_now: (r) => ({ count: r.count }),
   server_setting: (r) => ({ key: r.key, value: r.value }),
   server_settings: (r) => {

@@ -8,6 +8,7 @@ import { LegacyConnection } from "./connection.ts";
 import { dispatcher } from "./dispatch.ts";
 import { isAllowed, parseAllowList } from "./access.ts";
 import { errLine } from "./codec.ts";
+import { measured } from "./metrics.ts";
 
 /** Refused sockets (forbidden or busy) that may linger at once on top of the served ones; beyond that Node closes new ones silently. */
 const REFUSED_SLACK = 100;
@@ -44,7 +45,7 @@ const Config = z.object({
 export async function start(ctx: ActorContext) {
   const cfg = actorConfig(Config);
   const client = await MogileClient.connect({ nc: ctx.nc, timeoutMs: cfg.MOGILE_LEGACY_COMMAND_TIMEOUT_MS });
-  const answer = dispatcher({ client, timeoutMs: cfg.MOGILE_LEGACY_COMMAND_TIMEOUT_MS, log: ctx.log });
+  const answer = measured(dispatcher({ client, timeoutMs: cfg.MOGILE_LEGACY_COMMAND_TIMEOUT_MS, log: ctx.log }));
   const connections = new Set<LegacyConnection>();
   const { stopped, done } = stoppedSignal();
   let stopping = false;

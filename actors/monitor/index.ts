@@ -8,6 +8,7 @@ import { actorConfig } from "../runtime/config.ts";
 import { stoppedSignal, type ActorContext, type ActorSpec } from "../runtime/actor.ts";
 import { DeviceView } from "../runtime/devices.ts";
 import { probeDevice, type ProbeResult } from "./probe.ts";
+import { monitorMetrics } from "./metrics.ts";
 
 const Config = z.object({
   /** a device with no heartbeat for this long is unreachable (ms) */
@@ -37,6 +38,7 @@ export async function start(ctx: ActorContext) {
   const kv = await new Kvm(ctx.nc).create(buckets.deviceState, { history: 1 });
   const devices = new DeviceView(ctx.store!, log);
   await devices.start(ctx.nc);
+  const metrics = monitorMetrics(devices);
   const startedAt = Date.now();
   // what the previous monitor left in the bucket
   const recorded = new Map<number, ObservedDevice>();
@@ -99,7 +101,7 @@ export async function start(ctx: ActorContext) {
         const before = recorded.get(devid);
         if (!before || before.observed === "unreachable" || now - before.lastHeartbeat < cfg.MOGILE_HEARTBEAT_TIMEOUT_MS + cfg.MOGILE_MONITOR_REFRESH_MS) continue;
       }
-      if (dev?.status === "dead") continue;
+      if (dev?.status === "dead") { metrics.forget(devid); continue; }
       const state = observe(hb?.receivedAt ?? 0, hb?.writable ?? false, now, cfg.MOGILE_HEARTBEAT_TIMEOUT_MS, probes.get(devid)?.ok !== false, hb?.mounted !== false);
       const prev = written.get(devid);
       if (prev && prev.state === state && now - prev.at < cfg.MOGILE_MONITOR_REFRESH_MS) continue;
@@ -112,6 +114,7 @@ export async function start(ctx: ActorContext) {
       if (!entry.hostid) continue;
       await kv.put(`dev.${devid}`, JSON.stringify(entry));
       written.set(devid, { state, at: now });
+      metrics.observed(entry, prev?.state);
       if (prev?.state !== state) {
         log.info("device state changed", { devid, hostid: entry.hostid, from: prev?.state ?? "unknown", to: state, ...(state === "unmounted" ? { reason: hb?.reason } : {}) });
         ctx.nc.publish(subjects.deviceState, JSON.stringify({ devid, hostid: entry.hostid, from: prev?.state ?? null, to: state, at: now }));

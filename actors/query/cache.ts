@@ -13,6 +13,8 @@ export class PathCache {
   private readonly entries = new Map<string, CachedFile>();
   private readonly evictedAt = new Map<string, number>();
   private gen = 0;
+  /** the generation of the last clear(): reads begun before it are not cached */
+  private cleared = 0;
 
   constructor(private readonly maxEntries = 100_000, private readonly ttlMs = 30_000) {}
 
@@ -28,7 +30,7 @@ export class PathCache {
 
   set(id: string, value: Omit<CachedFile, "at">, token: number): void {
     const ev = this.evictedAt.get(id);
-    if (ev !== undefined && ev > token) return;
+    if ((ev !== undefined && ev > token) || this.cleared > token) return;
     if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(id, { ...value, at: Date.now() });
   }
@@ -40,6 +42,13 @@ export class PathCache {
       // forget old evictions: only reads slower than ~10k evictions could still be affected
       for (const [k, g] of this.evictedAt) { if (g < this.gen - 10_000) this.evictedAt.delete(k); }
     }
+  }
+
+  /** forget every entry (clear_cache); reads in flight are not cached either */
+  clear(): void {
+    this.entries.clear();
+    this.evictedAt.clear();
+    this.cleared = ++this.gen;
   }
 
   get size(): number { return this.entries.size; }

@@ -17,6 +17,7 @@ import { handlers } from "./commands/index.ts";
 import { Uploads } from "../runtime/uploads.ts";
 import { parseCommand } from "../../protocol/validate.ts";
 import { clusterKey } from "../runtime/secrets.ts";
+import { measureEndpoint, type Finish } from "./metrics.ts";
 
 const Config = z.object({
   /** seconds an upload may stay open before the reaper removes it (MogileFS: 3600) */
@@ -77,10 +78,13 @@ export async function start(actor: ActorContext) {
       subject: subjects.rpc(command),
       handler: (err, msg) => {
         if (err) return;
+        const t0 = performance.now();
         const e = new MogileError("unsupported_command", `${command} is not supported yet`);
         msg.respondError(httpStatus(e.code), e.code, JSON.stringify(e.toJSON()));
+        finish(t0, e);
       },
     });
+    const finish = measureEndpoint(svc, command);
   }
   for (const command of Object.keys(requests) as Command[]) {
     svc.addEndpoint(command, {
@@ -88,9 +92,11 @@ export async function start(actor: ActorContext) {
       handler: (err, msg) => {
         if (err) return;
         inflight++;
-        serve(ctx, command, msg).finally(() => inflight--);
+        serve(ctx, command, msg, performance.now(), finish).finally(() => inflight--);
       },
     });
+    // latency and errors counted when the answer is sent (see metrics.ts), for `nats micro stats` too
+    const finish = measureEndpoint(svc, command);
   }
   log.info("serving tracker commands", { service: SERVICE_NAME, commands: Object.keys(requests).length });
 
@@ -113,7 +119,7 @@ export async function start(actor: ActorContext) {
   };
 }
 
-async function serve(ctx: QueryContext, command: Command, msg: ServiceMsg): Promise<void> {
+async function serve(ctx: QueryContext, command: Command, msg: ServiceMsg, t0: number, finish: Finish): Promise<void> {
   try {
     let raw: unknown;
     try {
@@ -125,10 +131,12 @@ async function serve(ctx: QueryContext, command: Command, msg: ServiceMsg): Prom
     const handler = handlers[command] as (c: QueryContext, a: unknown) => Promise<unknown>;
     const reply = await handler(ctx, args);
     msg.respond(JSON.stringify(reply));
+    finish(t0, null);
   } catch (err) {
     const e = err instanceof MogileError ? err : toMogile(err);
     if (e.code === "failure" || e.code === "db") ctx.log.error("command failed", { command, err });
     msg.respondError(httpStatus(e.code), e.code, JSON.stringify(e.toJSON()));
+    finish(t0, e);
   }
 }
 

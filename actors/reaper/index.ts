@@ -12,6 +12,7 @@ import { Uploads } from "../runtime/uploads.ts";
 import { Lease } from "../runtime/lease.ts";
 import { Recovery } from "./recovery.ts";
 import { LostDevices } from "./lost.ts";
+import { recoveryMetrics } from "./metrics.ts";
 
 const Config = z.object({
   /** how often expired uploads are looked for (ms) */
@@ -43,6 +44,7 @@ export async function start(ctx: ActorContext) {
     pauseMs: cfg.MOGILE_REAPER_BATCH_PAUSE_MS,
     recheckMs: cfg.MOGILE_REAPER_DEAD_RECHECK_MS,
   });
+  recoveryMetrics(recovery, () => lease.leader);
   const lost = await LostDevices.open(ctx.nc, ctx.store!, ctx.log, { batch: cfg.MOGILE_REAPER_BATCH, pauseMs: cfg.MOGILE_REAPER_BATCH_PAUSE_MS });
   const abort = new AbortController();
   const { stopped, done } = stoppedSignal();

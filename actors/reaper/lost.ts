@@ -90,7 +90,7 @@ export class LostDevices {
         return;
       }
       await Promise.all(docs.map((d) => {
-        const job: ReplicateJob = { fid: d.fid, reason: "lost-device", ts: Date.now() };
+        const job: ReplicateJob = { fid: d.fid, reason: "lost-device", lost: devid, ts: Date.now() };
         return this.js.publish(subjects.replicateJob, JSON.stringify(job), { msgID: `repl-${d.fid}-lost${devid}-${ep.since}`, retries: PUBLISH_RETRIES });
       }));
       ep.queued += docs.length;

@@ -18,6 +18,7 @@ import { sleep } from "../runtime/actor.ts";
 import { replicas } from "../runtime/nats.ts";
 import type { Store, FileDoc } from "../runtime/mongo.ts";
 import type { Logger } from "../runtime/log.ts";
+import { dropped, placementSet } from "../runtime/domain/placements.ts";
 
 
 export const recoveryKey = (devid: number) => `dev.${devid}`;
@@ -152,16 +153,18 @@ export class Recovery {
    * condition), compared on fid so a key replaced meanwhile keeps its new version's locations.
    */
   private async pull(devid: number, docs: { _id?: string; fid: number }[]): Promise<void> {
+    // why the copy went is recorded in the same update (explain shows it; the copy that replaces it says so too)
+    const forgotten = placementSet([[devid, dropped("dead", `dev${devid} was marked dead; its copy is replaced elsewhere`)]]);
     for (let i = 0; i < docs.length; i += PULL_CONCURRENCY) {
       await Promise.all(docs.slice(i, i + PULL_CONCURRENCY).map((d) =>
-        this.store.files.updateMany(d._id !== undefined ? { _id: d._id, fid: d.fid } : { fid: d.fid, devids: devid }, { $pull: { devids: devid } })));
+        this.store.files.updateMany(d._id !== undefined ? { _id: d._id, fid: d.fid, devids: devid } : { fid: d.fid, devids: devid }, { $pull: { devids: devid }, $set: forgotten })));
     }
   }
 
   /** Queue replication for fids already dropped from the device, then clear the intent. */
   private async queue(devid: number, fids: number[], st: RecoveryStatus): Promise<void> {
     await Promise.all(fids.map((fid) => {
-      const job: ReplicateJob = { fid, reason: "dead-device" };
+      const job: ReplicateJob = { fid, reason: "dead-device", lost: devid };
       return this.js.publish(subjects.replicateJob, JSON.stringify(job), { msgID: `repl-${fid}-dead${devid}`, retries: PUBLISH_RETRIES });
     }));
     st.requeued += fids.length;

@@ -10,9 +10,12 @@ import { copyIsThere, type DeviceView } from "../runtime/devices.ts";
 import { fileId, type FileDoc, type Store } from "../runtime/mongo.ts";
 import { startJobActor, retryScheduleEnv, ack, retry, fatal, type Outcome } from "../runtime/jobs.ts";
 import { decide, placement } from "../runtime/domain/policy.ts";
-import { ClassCache, DEFAULT_HASHTYPE, ruleOf } from "../runtime/domain/classes.ts";
+import { ClassCache, DEFAULT_HASHTYPE, ruleOf, type ClassRule } from "../runtime/domain/classes.ts";
+import { dropped, lackOf, placementSet, policyText, replicatedRecord, zonesOf } from "../runtime/domain/placements.ts";
+import type { PlacementRecord } from "../../protocol/schemas.ts";
 import { DomainCache } from "../runtime/domain/domains.ts";
 import { clusterKey } from "../runtime/secrets.ts";
+import { copyMade, policyMet } from "../runtime/replication_metrics.ts";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "../runtime/log.ts";
@@ -68,11 +71,11 @@ export async function replicate(d: Deps, job: ReplicateJob, attempt = 1): Promis
     if (devids.length > 0 && unknown.length === devids.length) return retry(`devices ${unknown.join(",")} are unknown here`);
     const { on, writable, live } = placement(d.devices, devids, file.length, failedDevs);
     const answer = decide({ policy: rule.policy, on, min: rule.min, writable, live });
-    if (answer.kind === "satisfied") return ack;
+    if (answer.kind === "satisfied") { policyMet(job); return ack; }
     if (answer.kind === "no_source") return fatal(`fid ${file.fid} has no copy on a live device`);
     if (answer.kind === "wait") return retry(answer.reason);
     if (answer.kind === "too_many") {
-      if (!(await dropSurplus(d, file, devids, answer.devid))) return retry(`locations of fid ${file.fid} changed; surplus copy kept for now`);
+      if (!(await dropSurplus(d, file, devids, answer.devid, rule))) return retry(`locations of fid ${file.fid} changed; surplus copy kept for now`);
       devids = devids.filter((x) => x !== answer.devid);
       continue;
     }
@@ -83,6 +86,8 @@ export async function replicate(d: Deps, job: ReplicateJob, attempt = 1): Promis
     if (sources.length === 0) return retry(`no readable source for fid ${file.fid}`);
 
     const res = await copy(d, file, sources, dest, rule.hashtype);
+    // why this copy: recorded with it, in the same update
+    const why = replicatedRecord({ reason: job.reason, lost: job.lost, policy: policyText(rule.policy, rule.min), lack: lackOf(rule.policy, on, rule.min, zonesOf(on, live)), desperate: answer.desperate });
     if (res.err !== null) {
       d.log.warn("copy failed", { fid: file.fid, dest, err: res.err });
       // every source's bytes differ from the stored checksum: other destinations would not help
@@ -92,7 +97,7 @@ export async function replicate(d: Deps, job: ReplicateJob, attempt = 1): Promis
       if (res.stored) await orphan(d, file.fid, dest);
       continue;
     }
-    const recorded = await recordCopy(d, file, dest, job);
+    const recorded = await recordCopy(d, file, dest, job, why);
     // deleted or replaced while we copied: our copy is garbage
     if (recorded.kind === "gone") return orphan(d, file.fid, dest);
     if (recorded.kind === "fenced") {
@@ -111,7 +116,7 @@ export async function replicate(d: Deps, job: ReplicateJob, attempt = 1): Promis
     // a delete of an older copy of this fid on `dest` may have ended just before we recorded
     // ours (its fence was down by then): make sure the bytes we recorded are there
     if (!(await copyIsThere(d.devices, dest, file.fid, file.length))) {
-      await d.store.files.updateOne({ _id: recorded.id, fid: file.fid }, { $pull: { devids: dest } });
+      await d.store.files.updateOne({ _id: recorded.id, fid: file.fid }, { $pull: { devids: dest }, $set: placementSet([[dest, dropped(why.cause, "the new copy was gone right after it was recorded (a delete of an older copy ended then)")]]) });
       await orphan(d, file.fid, dest);
       failedDevs.add(dest);
       continue;
@@ -123,6 +128,7 @@ export async function replicate(d: Deps, job: ReplicateJob, attempt = 1): Promis
       file = { ...file, checksum: res.digest };
     }
     devids.push(dest);
+    copyMade(file.length);
     d.nc.publish(subjects.fileChanged, JSON.stringify({ domain: file.domain, key: file.key, fid: file.fid }));
   }
   return retry(`fid ${file.fid} still below policy after ${rule.min + 2} rounds`);
@@ -133,10 +139,11 @@ export async function replicate(d: Deps, job: ReplicateJob, attempt = 1): Promis
  * after a host came back): forget it only if the locations are still exactly what the policy saw
  * (a compare-and-set on the whole array, so two replicators can never both drop one), then delete it.
  */
-async function dropSurplus(d: Deps, file: FileDoc, devids: number[], devid: number): Promise<boolean> {
+async function dropSurplus(d: Deps, file: FileDoc, devids: number[], devid: number, rule: ClassRule): Promise<boolean> {
+  const why = dropped("surplus", `one copy more than ${policyText(rule.policy, rule.min)} needs: the readable copies left still meet it`);
   const res = await d.store.files.updateOne(
     { _id: file._id, fid: file.fid, devids: { $all: devids, $size: devids.length } },
-    { $pull: { devids: devid } },
+    { $pull: { devids: devid }, $set: placementSet([[devid, why]]) },
   );
   if (res.modifiedCount === 0) return false;
   d.log.info("dropped a surplus copy", { fid: file.fid, devid });
@@ -154,11 +161,11 @@ type Recorded = { kind: "ok"; id: string } | { kind: "gone" } | { kind: "not_yet
  * ("fenced": our copy may be what it deletes). create_close queues the job just before it links
  * the key, so a young job may find nothing yet: wait a moment, then retry the job later.
  */
-async function recordCopy(d: Deps, file: FileDoc, dest: number, job: ReplicateJob): Promise<Recorded> {
+async function recordCopy(d: Deps, file: FileDoc, dest: number, job: ReplicateJob, why: PlacementRecord): Promise<Recorded> {
   let id = file._id;
   let wait = 20;
   for (let attempt = 0; attempt < 20; attempt++) {
-    const res = await d.store.files.updateOne({ _id: id, fid: file.fid, deleting: { $nin: [dest] } }, { $addToSet: { devids: dest } });
+    const res = await d.store.files.updateOne({ _id: id, fid: file.fid, deleting: { $nin: [dest] } }, { $addToSet: { devids: dest }, $set: placementSet([[dest, why]]) });
     if (res.matchedCount > 0) return { kind: "ok", id };
     const doc = (await d.store.files.findOne({ _id: id, fid: file.fid })) ?? (await d.store.files.findOne({ fid: file.fid }));
     if (doc) {

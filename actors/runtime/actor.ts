@@ -4,6 +4,7 @@ import { commonConfig, type CommonConfig } from "./config.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { connectNats, ensureJetStream } from "./nats.ts";
 import { openStore, type Store } from "./mongo.ts";
+import { startMetrics } from "./metrics.ts";
 
 export interface ActorHandle {
   /** begin draining; resolves when stopped */
@@ -33,9 +34,12 @@ export interface ActorSpec {
 export async function runActor(spec: ActorSpec, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const config = commonConfig(env);
   const log = createLogger({ role: spec.role, instance: config.MOGILE_INSTANCE });
+  process.on("unhandledRejection", (err) => onUnhandledRejection(err, log));
   const nc = await connectNats(config.MOGILE_NATS_URL, `mogile-${spec.role}-${config.MOGILE_INSTANCE}`, log, {}, env, spec.role);
   if (spec.jetstream !== false) await ensureJetStream(nc);
   const store = spec.mongo ? await openStore(config.MOGILE_MONGO_URL, config.MOGILE_DB, log) : null;
+  // before the actor starts, so a slow start can be watched too
+  const metrics = await startMetrics({ role: spec.role, instance: config.MOGILE_INSTANCE, nc, log, env });
   const handle = await spec.start({ role: spec.role, instance: config.MOGILE_INSTANCE, log, config, nc, store });
   log.info("started", { pid: process.pid });
 
@@ -63,10 +67,26 @@ export async function runActor(spec: ActorSpec, env: NodeJS.ProcessEnv = process
     failed = true;
     log.error("failed", { err });
   }
+  await metrics.stop().catch(() => {});
   await nc.drain().catch(() => {});
   await store?.close().catch(() => {});
   log.info("stopped");
   process.exit(failed ? 1 : 0);
+}
+
+/**
+ * A rejection nobody listens to. nats.js arms a timer per request and subscription; under heavy
+ * load a few of its timers have fired with no listener left (no stack: async traces are off), which
+ * would take the whole tracker down while the request that owned it has already been answered
+ * or failed on its own. Those are logged; anything else is a bug in our code and still fatal.
+ */
+export function onUnhandledRejection(err: unknown, log: Logger): void {
+  if (err instanceof Error && err.name === "TimeoutError" && !/\(\/.*actors\//.test(err.stack ?? "")) {
+    log.warn("a NATS client timer fired with no listener; ignored", { err: err.message });
+    return;
+  }
+  log.error("unhandled rejection; exiting", { err });
+  process.exit(1);
 }
 
 /** A deferred promise plus a once-only settle, for `stopped`. */

@@ -200,6 +200,12 @@ export class DeviceView {
     return r.observed.free - size >= MIN_FREE_BYTES;
   }
 
+  /** How heavily choose() draws a device: its free MB times its admin weight (100 = 1). */
+  drawWeight(devid: number): number {
+    const free = this.observed.get(devid)?.free ?? 0;
+    return Math.max(1, free / 1e6) * Math.max(0.01, (this.devices.get(devid)?.weight ?? 100) / 100);
+  }
+
   /**
    * Up to `count` writable devices, weighted-random by free space and weight, on distinct hosts
    * unless `distinctHosts` is false (devices in `avoidDevs` or on hosts in `avoidHosts` excluded;
@@ -211,8 +217,7 @@ export class DeviceView {
       if (opts.avoidDevs?.has(devid) || !this.writable(devid, opts.size ?? 0)) continue;
       const d = this.devices.get(devid)!;
       if (opts.avoidHosts?.has(d.hostid)) continue;
-      const o = this.observed.get(devid)!;
-      pool.push({ devid, hostid: d.hostid, w: Math.max(1, o.free / 1e6) * Math.max(0.01, (d.weight ?? 100) / 100) });
+      pool.push({ devid, hostid: d.hostid, w: this.drawWeight(devid) });
     }
     const distinct = opts.distinctHosts !== false;
     const out: number[] = [];

@@ -6,6 +6,7 @@ import type { Store } from "./mongo.ts";
 import { z } from "zod";
 import { stoppedSignal, backoffMs, type ActorHandle, type ActorContext } from "./actor.ts";
 import { DeviceView } from "./devices.ts";
+import { jobMetrics } from "./job_metrics.ts";
 
 /** harmless/success → ack; temporary → nak after a growing delay; fatal → term + dead letter */
 export type Outcome = { kind: "ack" } | { kind: "retry"; reason: string } | { kind: "fatal"; reason: string };
@@ -53,6 +54,7 @@ export async function startJobLoop<J>(o: JobLoopOptions<J>): Promise<ActorHandle
   const consumer = await js.consumers.get(o.stream, o.consumer);
   const { stopped, done } = stoppedSignal();
   const stats = { done: 0, retried: 0, failed: 0 };
+  const metrics = jobMetrics(o.kind, () => consumer.info());
   // fetch no more than we run at once: a prefetched job waiting behind slow ones would outlive ack_wait
   const messages = await consumer.consume({ max_messages: o.concurrency, expires: 5_000 });
   const inflight = new Set<Promise<void>>();
@@ -71,6 +73,7 @@ export async function startJobLoop<J>(o: JobLoopOptions<J>): Promise<ActorHandle
     let outcome: Outcome;
     // a long job (a big copy) tells JetStream it is alive, so it is not redelivered meanwhile
     const alive = setInterval(() => m.working(), ALIVE_MS);
+    const t0 = metrics.start(attempt);
     try {
       outcome = await o.handle(job, attempt, m.seq);
     } catch (err) {
@@ -79,6 +82,7 @@ export async function startJobLoop<J>(o: JobLoopOptions<J>): Promise<ActorHandle
       clearInterval(alive);
     }
     if (outcome.kind === "retry" && attempt >= o.maxDeliver) outcome = fatal(`gave up after ${attempt} attempts: ${outcome.reason}`);
+    metrics.settled(t0, outcome.kind === "ack" ? "done" : outcome.kind === "retry" ? "retry" : "failed");
     switch (outcome.kind) {
       case "ack":
         stats.done++;
@@ -113,7 +117,7 @@ export async function startJobLoop<J>(o: JobLoopOptions<J>): Promise<ActorHandle
       if (inflight.size >= o.concurrency) await Promise.race(inflight);
     }
   })();
-  loop.then(async () => { await Promise.all(inflight); done(); }, (err) => done(err));
+  loop.then(async () => { await Promise.all(inflight); done(); }, (err) => done(err)).finally(() => metrics.stop());
 
   return {
     stats,

@@ -3,7 +3,7 @@
 // FerretDB too by the guard in ./atomic.ts: see DESIGN.md.
 import { MongoClient, type Db, type Document } from "mongodb";
 import { GuardedCollection, REV } from "./atomic.ts";
-import type { DeviceStateName, HostStateName } from "../../protocol/schemas.ts";
+import type { DeviceStateName, HostStateName, PlacementRecord } from "../../protocol/schemas.ts";
 import type { Logger } from "./log.ts";
 
 export interface DomainDoc {
@@ -42,6 +42,12 @@ export interface FileDoc {
   fencedBy?: string[];
   /** what the writer asked to keep with the bytes (the S3 API: content-type, x-amz-meta-*, etag …) */
   meta?: Record<string, string>;
+  /**
+   * why each copy is where it is: the last placement decision per device (`d<devid>`), written in
+   * the same update that adds or forgets the copy (actors/runtime/domain/placements.ts); absent
+   * on files stored before it was recorded
+   */
+  placements?: Record<string, PlacementRecord>;
 }
 export interface HostDoc {
   _id: number; hostname: string; ip: string; port: number; status: HostStateName;
@@ -82,7 +88,13 @@ export const fileId = (domain: string, key: string) => `${domain}\u001f${key}`;
 
 /** Connect, retrying while the metadata server is still starting, and ensure indexes. */
 export async function openStore(url: string, dbName: string, log: Logger, opts: { indexes?: boolean } = {}): Promise<Store> {
-  const client = new MongoClient(url, { serverSelectionTimeoutMS: 5_000, maxPoolSize: 32, retryWrites: true, retryReads: true });
+  const client = new MongoClient(url, {
+    serverSelectionTimeoutMS: 5_000, maxPoolSize: 32, retryWrites: true, retryReads: true,
+    // a metadata server that restarts (a rolling restart) must not leave operations waiting for
+    // ever: a connection that answers nothing for 60 s is dropped, a free connection is waited for
+    // at most 15 s, a handshake at most 5 s, and the server is looked at again every 2 s meanwhile
+    socketTimeoutMS: 60_000, waitQueueTimeoutMS: 15_000, connectTimeoutMS: 5_000, heartbeatFrequencyMS: 2_000,
+  });
   for (let attempt = 1; ; attempt++) {
     try {
       await client.connect();

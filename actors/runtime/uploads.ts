@@ -18,6 +18,11 @@ export const Upload = z.object({
   /** given at create_open, used at create_close unless it gives its own */
   checksum: z.string().optional(),
   checksumverify: z.boolean().optional(),
+  /**
+   * why create_open picked each destination (`d<devid>`) and each hop of its chain (`chain`,
+   * `d<devid>` → why): create_close records it with the copies
+   */
+  placed: z.record(z.string(), z.object({ why: z.string(), chain: z.record(z.string(), z.string()).optional() })).optional(),
 });
 export type Upload = z.infer<typeof Upload>;
 

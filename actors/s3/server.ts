@@ -14,6 +14,7 @@ import { sendError, splitPath, type S3Request } from "./request.ts";
 import { parseAuth, verify, SigV4Error } from "./sigv4.ts";
 import { copyObject, deleteObject, deleteObjects, getObject, putObject } from "./objects.ts";
 import { abortUpload, completeUpload, createUpload, listParts, listUploads, uploadPart, MPU_DOMAIN } from "./multipart.ts";
+import { s3RequestDone } from "./metrics.ts";
 import { bucketLocation, createBucket, deleteBucket, headBucket, listBuckets, listObjects } from "./buckets.ts";
 
 const ms = (dflt: number) => z.coerce.number().int().min(0).default(dflt);
@@ -61,11 +62,13 @@ export function s3Handler(d: S3Deps): (req: http.IncomingMessage, res: http.Serv
       query: new URLSearchParams(qi < 0 ? "" : url.slice(qi + 1).replace(/\+/g, "%2B")), caller: { kind: "anonymous" },
     };
     const started = Date.now();
+    const t0 = performance.now();
     handle(d, r).catch((err: unknown) => {
       const e = err instanceof SigV4Error ? sigError(err) : fromMogile(err, r.bucket, r.key);
       if (e.status >= 500 && e.status !== 501) d.log.error("s3 request failed", { method: r.method, path: r.rawPath, id: r.id, code: e.code, err: e.message });
       sendError(r, e);
     }).finally(() => {
+      s3RequestDone(r, t0);
       if (Date.now() - started > 10_000) d.log.info("slow s3 request", { method: r.method, path: r.rawPath, ms: Date.now() - started });
     });
   };

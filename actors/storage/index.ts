@@ -19,6 +19,7 @@ import { clusterKey } from "../runtime/secrets.ts";
 import { clusterSignedUrl } from "../runtime/urlsign.ts";
 import { MountTable, deviceDir } from "./mount.ts";
 import { RegisteredSources } from "./sources.ts";
+import { pullDone } from "./metrics.ts";
 
 const Config = z.object({
   /** host name registered with the tracker (unique per storage host) */
@@ -120,8 +121,8 @@ export async function start(ctx: ActorContext) {
       callback: (err, msg) => {
         if (err) return;
         pullReplica(fs, registered, msg.data).then(
-          (w) => msg.respond(JSON.stringify({ ok: true, length: w.length, ...(w.digest ? { digest: w.digest } : {}) })),
-          (e: Error) => msg.respond(JSON.stringify({ ok: false, error: e.message })),
+          (w) => { pullDone(w.length); msg.respond(JSON.stringify({ ok: true, length: w.length, ...(w.digest ? { digest: w.digest } : {}) })); },
+          (e: Error) => { pullDone(null); msg.respond(JSON.stringify({ ok: false, error: e.message })); },
         );
       },
     });

@@ -15,7 +15,9 @@ import { storeAndForward } from "./chain.ts";
 import { composedBody, isCompose } from "./compose.ts";
 import type { RegisteredSources } from "./sources.ts";
 import type { Readable } from "node:stream";
+import { storageRequestDone } from "./metrics.ts";
 import { HASHES, SMALL_BODY, StorageError, isHashName, mkdirBelowDevice, type FileStore } from "./files.ts";
+import { deviceUsage, formatUsage } from "./usage.ts";
 
 /** a refused PUT with a body up to this size is read to its end, so the connection stays usable */
 const DRAINED_REFUSAL = 64 * 1024;
@@ -51,6 +53,34 @@ export function parseRange(header: string | undefined, size: number): { start: n
 
 /** the monitor's probe files (MogileFS: /dev<N>/test-write/test-write-<0..99>) */
 const TEST_WRITE = /^\/dev([1-9][0-9]{0,9})\/test-write\/test-write-([0-9]{1,2})$/;
+/** mogstored's per-device usage file, read by `mogadm check` and MogileFS's monitor */
+const USAGE = /^\/dev([1-9][0-9]{0,9})\/usage$/;
+
+/**
+ * What the MogileFS tools read without a signature, as they read it from mogstored: `GET /` (is
+ * the node up? mogadm check wants a 2xx) and `GET /dev<N>/usage`. Neither holds file data; both are
+ * read-only. Returns false for any other path.
+ */
+async function toolPath(req: IncomingMessage, res: ServerResponse, fs: FileStore, uri: string): Promise<boolean> {
+  const usage = USAGE.exec(uri);
+  if (uri !== "/" && !(usage && fs.devids.has(Number(usage[1])))) return false;
+  req.resume();
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    send(res, 405, "method not allowed", { allow: "GET, HEAD" });
+    return true;
+  }
+  if (!usage) {
+    send(res, 200, `mogile storage node: ${[...fs.devids].sort((a, b) => a - b).map((d) => `dev${d}`).join(" ")}`);
+    return true;
+  }
+  // an unmounted device has no usage to report (mogstored: no usage file): 503, as for its files
+  const devid = Number(usage[1]);
+  await fs.assertMounted(devid);
+  const text = formatUsage(await deviceUsage(fs.root, devid));
+  res.writeHead(200, { "content-type": "text/plain", "content-length": Buffer.byteLength(text), "cache-control": "no-store" });
+  res.end(text);
+  return true;
+}
 
 /** PUT or GET a small probe file, so the monitor can tell a device that takes writes from one that does not. */
 async function testWrite(req: IncomingMessage, res: ServerResponse, fs: FileStore, devid: number, file: string): Promise<void> {
@@ -121,6 +151,7 @@ export function createFileServer(fs: FileStore, log: Logger, o: FileServerOption
       req.resume();
       return send(res, 400, "malformed percent-encoding in path");
     }
+    if (await toolPath(req, res, fs, uri)) return;
     const probe = TEST_WRITE.exec(uri);
     if (probe && fs.devids.has(Number(probe[1]))) return testWrite(req, res, fs, Number(probe[1]), path.join(fs.root, uri));
     const target = fs.resolve(uri);
@@ -256,6 +287,7 @@ export function createFileServer(fs: FileStore, log: Logger, o: FileServerOption
     connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(limits.headersTimeoutMs / 4))),
   };
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const t0 = performance.now();
     handle(req, res).catch((err) => {
       // logged without its query: a signature in a log could be replayed until it expires
       const url = req.url?.split("?")[0];
@@ -264,7 +296,7 @@ export function createFileServer(fs: FileStore, log: Logger, o: FileServerOption
       if (status >= 500 && status !== 503) log.error("storage request failed", { method: req.method, url, err });
       else log.warn("storage request refused", { method: req.method, url, status, err });
       send(res, status, String(err instanceof Error ? err.message : err));
-    });
+    }).finally(() => storageRequestDone(req, res, t0));
   };
   // TLS when the operator supplied a certificate (MOGILE_TLS_CERT, MOGILE_TLS_KEY)
   const server: http.Server = tls ? https.createServer({ ...options, ...tls }, onRequest) : http.createServer(options, onRequest);

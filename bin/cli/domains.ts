@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { HASH_TYPES, replPolicy, type HashType } from "../../protocol/schemas.ts";
 import { MogileError } from "../../protocol/index.ts";
 import { int, oneOf, printJson, printTable, withClient } from "./context.ts";
+import { printDryRun } from "./dry_run.ts";
 
 /** `on`/`off` (also true/false, yes/no, 1/0) */
 const onOff = (v: string): boolean => {
@@ -95,7 +96,8 @@ export function classCommand(): Command {
 
   classOptions(cls.command("modify").description("change a class; options left out keep their value")
     .argument("<domain>").argument("<class>"), "copies to keep")
-    .action(withClient<ClassOptions>(async ({ client, json }, o, domain, name) => {
+    .option("--dry-run", "change nothing: report how many files and bytes would gain or lose copies")
+    .action(withClient<ClassOptions & { dryRun?: boolean }>(async ({ client, json }, o, domain, name) => {
       // update_class takes the whole class: fill what was left out from the current definition
       const { domains } = await client.rpc("get_domains", {});
       const d = domains.find((x) => x.domain === domain);
@@ -108,8 +110,9 @@ export function classCommand(): Command {
         ...((HASH_TYPES as readonly string[]).includes(c.hashtype) && { hashtype: c.hashtype as HashType }),
       };
       const mindevcount = o.mindevcount ?? c.mindevcount;
-      const reply = await client.rpc("update_class", { domain, class: name, mindevcount, ...optional(current), ...optional(o) });
+      const reply = await client.rpc("update_class", { domain, class: name, mindevcount, ...optional(current), ...optional(o), ...(o.dryRun && { dry_run: true }) });
       if (json) return printJson(reply);
+      if (reply.dry_run) return printDryRun(reply.domain, reply.class, reply.mindevcount, reply.dry_run);
       console.log(`class ${reply.class} in ${reply.domain} updated (mindevcount ${reply.mindevcount})`);
     }));
 

@@ -8,6 +8,7 @@ import { classCommand, domainCommand } from "./domains.ts";
 import { fileCommands } from "./files.ts";
 import { statusCommands } from "./status.ts";
 import { keyCommand } from "./keys.ts";
+import { explainCommand } from "./explain.ts";
 
 const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -30,6 +31,8 @@ Examples:
   mogile put cat.jpg cats/tom.jpg -d photos --class thumbs
   mogile get cats/tom.jpg tom.jpg -d photos
   mogile ls -d photos --prefix cats/ --json
+  mogile explain cats/tom.jpg -d photos
+  mogile class modify photos thumbs --mindevcount 3 --dry-run
   mogile check`;
 
 /** Settings every command needs; addCommand() does not inherit them, so they are applied to the tree. */
@@ -51,7 +54,7 @@ export function buildProgram(): Command {
     .option("--json", "print the JSON reply instead of tables (for scripts)")
     .option("--timeout <ms>", "how long to wait for each tracker reply", int(1), 10_000)
     .addHelpText("after", EPILOG);
-  for (const c of [hostCommand(), deviceCommand(), domainCommand(), classCommand(), ...statusCommands(), ...fileCommands(), keyCommand()]) program.addCommand(c);
+  for (const c of [hostCommand(), deviceCommand(), domainCommand(), classCommand(), ...statusCommands(), ...fileCommands(), explainCommand(), keyCommand()]) program.addCommand(c);
   configure(program);
   return program;
 }

@@ -12,7 +12,10 @@ import { decide, parsePolicy, placement, policyMin, type ReplPolicy } from "../.
 import { parseChain, verifyReceipt } from "../../runtime/chain.ts";
 import type { DeviceView } from "../../runtime/devices.ts";
 import { waitForCopies } from "./durable_wait.ts";
+import { added, placementKey, type Placements } from "../../runtime/domain/placements.ts";
+import type { Upload } from "../../runtime/uploads.ts";
 import { clusterSignedUrl, verifyQuery } from "../../runtime/urlsign.ts";
+import { policyMetAtClose } from "../../runtime/replication_metrics.ts";
 
 /** `ALG:hex` compared case-insensitively in the hex, exactly in the algorithm name */
 const normalizeChecksum = (c: string) => {
@@ -118,12 +121,13 @@ export async function createClose(ctx: QueryContext, a: Parsed<"create_close">):
     // queue replication before linking, so a crash between the two cannot leave the file
     // under-replicated forever (the replicator waits a little for a fid it cannot see yet)
     await ctx.enqueueReplicate({ fid: a.fid, domain: a.domain, key: a.key, class: cls.class, length, devids, checksum: stored, reason: "new", ts: Date.now() }, `repl-${a.fid}`);
-  }
+  } else policyMetAtClose();
   const old = await ctx.store.files.findOneAndUpdate(
     { _id: fileId(a.domain, a.key) },
     // fences of deletes belong to the previous version's fid, not to this one
     // metadata belongs to a version: a new one without any drops the old one's
-    { $set: { fid: a.fid, domain: a.domain, key: a.key, class: cls.class, length, devids, checksum: stored, createdAt: new Date(), ...(a.meta ? { meta: a.meta } : {}) }, $unset: { deleting: "", fencedBy: "", ...(a.meta ? {} : { meta: "" }) } },
+    // why each copy is where it is goes in the same write (a new version starts its own record)
+    { $set: { fid: a.fid, domain: a.domain, key: a.key, class: cls.class, length, devids, checksum: stored, createdAt: new Date(), placements: placementsOf(upload.placed, a.devid, devids), ...(a.meta ? { meta: a.meta } : {}) }, $unset: { deleting: "", fencedBy: "", ...(a.meta ? {} : { meta: "" }) } },
     { upsert: true, returnDocument: "before" },
   );
   if (old && old.fid !== a.fid) {
@@ -141,6 +145,23 @@ export async function createClose(ctx: QueryContext, a: Parsed<"create_close">):
   const k = Math.min(Math.max(asked, cls.durable_copies ?? 1), copies);
   if (k > 1) await waitForCopies(ctx, a.domain, a.key, a.fid, k, policy);
   return { fid: a.fid, key: a.key, length };
+}
+
+/**
+ * The placement record of a new file's copies: the destination the client wrote to won create_open's
+ * draw; the other copies are the hops of its chain.
+ */
+function placementsOf(placed: Upload["placed"], devid: number, devids: number[]): Placements {
+  const out: Placements = {};
+  const dest = placed?.[placementKey(devid)];
+  for (const d of devids) {
+    const hop = dest?.chain?.[placementKey(d)];
+    // an upload opened by a tracker that did not record why: say so rather than guess
+    out[placementKey(d)] = d === devid
+      ? added("create_open", dest?.why ?? "the device the upload was written to (create_open recorded no reason)")
+      : added("chain", hop ?? `written by the PUT's chain from dev${devid} (create_open recorded no reason)`);
+  }
+  return out;
 }
 
 /** The devices a path's chain was to write (its signature was checked above), among the upload's. */

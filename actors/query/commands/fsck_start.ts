@@ -8,7 +8,7 @@ import { tasksChanged } from "./fsck_util.ts";
 
 export async function fsckStart(ctx: QueryContext, a: Parsed<"fsck_start">): Promise<Reply<"fsck_start">> {
   const t = tasks(ctx.store);
-  if ((await rebalanceState(t))?.running) throw new MogileError("rebal_running", "a rebalance is running; fsck waits for it");
+  if ((await rebalanceState(t))?.running) throw new MogileError("rebal_running", "rebalance running; cannot run fsck at same time");
   if (a.class !== undefined && a.domain === undefined) throw new MogileError("no_domain", "class needs its domain");
   if (a.domain !== undefined) await ctx.names.requireDomain(a.domain);
   if (a.class !== undefined) await ctx.names.getClass(a.domain!, a.class);

@@ -22,12 +22,15 @@ import { createClose } from "./create_close.ts";
 import { getPaths } from "./get_paths.ts";
 import { fileInfo } from "./file_info.ts";
 import { fileDebug } from "./file_debug.ts";
+import { explain } from "./explain.ts";
 import { deleteFile } from "./delete.ts";
 import { rename } from "./rename.ts";
 import { updateFileClass } from "./updateclass.ts";
 import { listKeys } from "./list_keys.ts";
 import { listFids } from "./list_fids.ts";
 import { replicateNow } from "./replicate_now.ts";
+import { sleep } from "./sleep.ts";
+import { clearCache } from "./clear_cache.ts";
 import { serverSetting } from "./server_setting.ts";
 import { serverSettings } from "./server_settings.ts";
 import { setServerSetting } from "./set_server_setting.ts";
@@ -74,12 +77,15 @@ export const handlers: Handlers = {
   get_paths: getPaths,
   file_info: fileInfo,
   file_debug: fileDebug,
+  explain,
   delete: deleteFile,
   rename,
   updateclass: updateFileClass,
   list_keys: listKeys,
   list_fids: listFids,
   noop: async () => ({}),
+  sleep,
+  clear_cache: clearCache,
   replicate_now: replicateNow,
   server_setting: serverSetting,
   server_settings: serverSettings,
