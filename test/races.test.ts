@@ -167,7 +167,13 @@ t("an upload record that reappears after a crash does not delete the linked file
   const info = (await infoOf(tc, "reappear"))!;
   // what a crash could leave behind: the upload record of a fid that was linked, already expired
   const kv = await new Kvm(tc.client.nc).open(buckets.uploads);
-  await kv.put(`fid.${info.fid}`, JSON.stringify({ fid: info.fid, domain: D, key: "reappear", class: "two", devids: info.devids, expiresAt: Date.now() - 1000 }));
+  const record = (expiresAt: number) => kv.put(`fid.${info.fid}`, JSON.stringify({ fid: info.fid, domain: D, key: "reappear", class: "two", devids: info.devids, expiresAt }));
+  // first not yet expired, long enough for reaper passes to have seen it (every 1 s here)...
+  await record(Date.now() + 3_600_000);
+  await new Promise((r) => setTimeout(r, 3_000));
+  assert.is((await kv.get(`fid.${info.fid}`))?.operation, "PUT", "an unexpired record stays");
+  // ...then rewritten as expired: the reaper reads a record again when its revision changed
+  await record(Date.now() - 1000);
   await until(async () => (await kv.get(`fid.${info.fid}`))?.operation !== "PUT", 30_000, "the reaper expired the record");
   await new Promise((r) => setTimeout(r, 3_000)); // its delete job ran meanwhile
   assert.is(await copiesIntact(tc, "reappear", md5(body)), null);

@@ -49,22 +49,23 @@ export async function start(ctx: ActorContext) {
   const abort = new AbortController();
   const { stopped, done } = stoppedSignal();
   const acting = () => lease.leader && !abort.signal.aborted;
-  /** expiry of uploads seen in earlier passes, so unexpired ones are not re-read every pass */
-  const seen = new Map<number, number>();
+  /** expiry of uploads seen in earlier passes, by the revision read, so unexpired ones are not re-read every pass */
+  const seen = new Map<number, { revision: number; expiresAt: number }>();
 
   const expireUploads = async (): Promise<number> => {
     const now = Date.now();
-    const fids = await uploads.openFids();
-    const live = new Set(fids);
+    const open = await uploads.openRevisions();
+    const live = new Set(open.map((u) => u.fid));
     for (const fid of seen.keys()) if (!live.has(fid)) seen.delete(fid);
     let n = 0;
-    for (const fid of fids) {
+    for (const { fid, revision } of open) {
       if (!acting()) break;
       const known = seen.get(fid);
-      if (known !== undefined && known > now) continue;
+      // a record rewritten since (a new revision) is read again
+      if (known && known.revision === revision && known.expiresAt > now) continue;
       const rec = await uploads.peek(fid);
       if (!rec) { seen.delete(fid); continue; }
-      if (rec.upload.expiresAt > now) { seen.set(fid, rec.upload.expiresAt); continue; }
+      if (rec.upload.expiresAt > now) { seen.set(fid, { revision: rec.revision, expiresAt: rec.upload.expiresAt }); continue; }
       // take the record first: if create_close took it, the upload became a real file and stays
       const taken = await uploads.takePeeked(rec);
       seen.delete(fid);
@@ -73,7 +74,7 @@ export async function start(ctx: ActorContext) {
       await js.publish(subjects.deleteJob, JSON.stringify(job), { msgID: `del-${fid}-expired`, retries: PUBLISH_RETRIES });
       n++;
     }
-    if (n) ctx.log.info("expired stale uploads", { count: n, stillOpen: fids.length - n });
+    if (n) ctx.log.info("expired stale uploads", { count: n, stillOpen: open.length - n });
     return n;
   };
 

@@ -4,6 +4,7 @@
 // can never both take the same upload.
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Kvm, type KV } from "@nats-io/kv";
+import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 import { z } from "zod";
 import { buckets } from "../../protocol/subjects.ts";
 
@@ -29,10 +30,10 @@ export type Upload = z.infer<typeof Upload>;
 const keyOf = (fid: number) => `fid.${fid}`;
 
 export class Uploads {
-  private constructor(readonly kv: KV) {}
+  private constructor(readonly kv: KV, private readonly nc: NatsConnection) {}
 
   static async open(nc: NatsConnection): Promise<Uploads> {
-    return new Uploads(await new Kvm(nc).open(buckets.uploads));
+    return new Uploads(await new Kvm(nc).open(buckets.uploads), nc);
   }
 
   async record(u: Upload): Promise<void> {
@@ -54,8 +55,37 @@ export class Uploads {
 
   /** Every open upload's fid (a scan of current keys; cost grows with open uploads, not churn). */
   async openFids(): Promise<number[]> {
-    const out: number[] = [];
-    for await (const k of await this.kv.keys("fid.>")) out.push(Number(k.slice(4)));
+    return (await this.openRevisions()).map((u) => u.fid);
+  }
+
+  /**
+   * Every open upload's fid with the revision of its record (headers only: a scan of current
+   * keys, so its cost grows with open uploads, not churn). A record rewritten since an earlier
+   * scan shows a new revision.
+   */
+  async openRevisions(): Promise<{ fid: number; revision: number }[]> {
+    const status = await this.kv.status();
+    const js = jetstream(this.nc);
+    const c = await js.consumers.get(status.streamInfo.config.name, {
+      filter_subjects: `$KV.${status.bucket}.fid.>`,
+      deliver_policy: DeliverPolicy.LastPerSubject,
+      headers_only: true,
+    });
+    const out: { fid: number; revision: number }[] = [];
+    try {
+      if ((await c.info()).num_pending === 0) return out;
+      // bounded: never more than the pending count at the start, never longer than 30 s
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline) {
+        const m = await c.next({ expires: 5_000 });
+        if (!m) break;
+        const op = m.headers?.get("KV-Operation");
+        if (op !== "DEL" && op !== "PURGE") out.push({ fid: Number(m.subject.slice(m.subject.lastIndexOf(".") + 1)), revision: m.seq });
+        if (m.info.pending === 0) break;
+      }
+    } finally {
+      await c.delete().catch(() => {});
+    }
     return out;
   }
 
