@@ -3,6 +3,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { createLogger, type Level, type LoggerOptions } from "../actors/runtime/log.ts";
+import { MogileError } from "../protocol/errors.ts";
 
 const t = suite("log");
 
@@ -60,6 +61,17 @@ t("log - json: reserved names, bigints and cycles never break a line", () => {
   assert.equal([rec.msg, rec.level, rec.field_msg, rec.field_level], ["odd fields", "info", "a field called msg", "a field called level"]);
   assert.is(rec.big, (2n ** 70n).toString());
   assert.equal(rec.loop, { name: "loop", self: "[circular]" });
+});
+
+t("log - json: our own errors (MogileError, whose toJSON is the wire reply) keep their stack; a shared object is not a cycle", () => {
+  const { log, lines } = collect({ role: "query" }, { format: "json" });
+  const shared = { a: 1 };
+  log.error("command failed", { err: new MogileError("db", "boom"), one: shared, two: shared });
+  const rec = JSON.parse(lines[0].line);
+  assert.is(rec.err.message, "boom");
+  assert.is(rec.err.code, "db");
+  assert.match(rec.err.stack, /boom\n\s+at /);
+  assert.equal([rec.one, rec.two], [{ a: 1 }, { a: 1 }]);
 });
 
 t("log - text: ts LEVEL role=… instance=… msg=… k=v on one line", () => {

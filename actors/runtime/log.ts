@@ -38,18 +38,35 @@ function errorData(err: Error, depth = 0): Record<string, unknown> {
   return out;
 }
 
-/** JSON that never throws: errors as data, bigints as strings, cycles cut. */
+/**
+ * JSON that never throws: errors as data (also ours, whose toJSON would hide the stack), bigints as
+ * strings, cycles cut (an object met again inside itself; one shared by two fields is written twice).
+ */
 function toJson(v: unknown): string {
-  const seen = new WeakSet<object>();
-  return JSON.stringify(v, (_k, x: unknown) => {
-    if (x instanceof Error) return errorData(x);
-    if (typeof x === "bigint") return x.toString();
-    if (typeof x === "object" && x !== null) {
-      if (seen.has(x)) return "[circular]";
-      seen.add(x);
-    }
-    return x;
-  }) ?? "null";
+  try {
+    return JSON.stringify(plain(v, [])) ?? "null";
+  } catch (err) {
+    return JSON.stringify(`[unserializable: ${(err as Error).message}]`);
+  }
+}
+
+function plain(x: unknown, ancestors: object[]): unknown {
+  if (x instanceof Error) return errorData(x);
+  if (typeof x === "bigint") return x.toString();
+  if (typeof x !== "object" || x === null) return x;
+  if (ancestors.includes(x)) return "[circular]";
+  if (ancestors.length >= 32) return "[too deep]";
+  ancestors.push(x);
+  try {
+    if (Array.isArray(x)) return x.map((e) => plain(e, ancestors));
+    const toJSON = (x as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === "function") return plain(toJSON.call(x), ancestors);
+    const out: Record<string, unknown> = {};
+    for (const [k, e] of Object.entries(x)) out[k] = plain(e, ancestors);
+    return out;
+  } finally {
+    ancestors.pop();
+  }
 }
 
 /** One text value: bare when it is a plain token, else JSON-quoted (so a line never breaks). */
