@@ -7,6 +7,7 @@ import { stat } from "node:fs/promises";
 import { subjects } from "./subjects.ts";
 import { MogileError, isErrorCode } from "./errors.ts";
 import type { Command, Request, Reply } from "./schemas.ts";
+import { sleepSeconds } from "./schemas.ts";
 import { httpRequest, drain, readText, HttpError } from "./http.ts";
 import { TrackerCommands } from "./commands.ts";
 import { findCredentials, natsAuthOptions, explainConnectError } from "./credentials.ts";
@@ -108,6 +109,8 @@ export class MogileClient extends TrackerCommands {
 
   /** Send one tracker command; throws MogileError with the MogileFS code on failure. */
   async rpc<C extends Command>(command: C, args: Request<C>, timeoutMs = this.timeoutMs): Promise<Reply<C>> {
+    // a sleep answers when it is over: wait for it, whatever the usual timeout
+    if (command === "sleep") timeoutMs = Math.max(timeoutMs, sleepSeconds((args as { duration?: number }).duration) * 1000 + 5_000);
     try {
       const msg = await this.nc.request(subjects.rpc(command), JSON.stringify(args), { timeout: timeoutMs });
       return decode<Reply<C>>(msg.data, msg.headers);

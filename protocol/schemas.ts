@@ -207,6 +207,11 @@ export const ListFids = z.object({ from: zint(0).default(0), to: z.coerce.number
 export const Noop = z.object({});
 /** the longest `sleep` (s): below the 30 s after which MogileFS kills a silent query worker, and the classic port's command timeout */
 export const MAX_SLEEP_SEC = 25;
+/**
+ * The seconds a `sleep` waits. MogileFS has no cap, but its watchdog kills a query worker silent
+ * for 30 s (and runs the query again), so a longer sleep never answered there either.
+ */
+export const sleepSeconds = (duration: number | undefined): number => Math.min(duration || 10, MAX_SLEEP_SEC);
 /** `duration` seconds (0 or absent: 10, as MogileFS), capped at MAX_SLEEP_SEC; other requests are served meanwhile */
 export const Sleep = z.object({ duration: z.coerce.number().min(0).optional() });
 /** any arguments, echoed back as MogileFS does; caches of domains, classes, hosts and devices are reloaded */

@@ -47,6 +47,12 @@ t("rpc - an unknown command is 404 unknown_command; fsck and rebalance commands 
   fails(await rpc(url, "rebalance_status"), 400, "no_rebal_state");
 });
 
+t("rpc - sleep answers after its duration, also one longer than the usual 10 s request timeout", async ({ url }) => {
+  const t0 = Date.now();
+  assert.equal(ok(await rpc(url, "sleep", { duration: 11 })), {});
+  assert.ok(Date.now() - t0 >= 10_900, `slept ${Date.now() - t0} ms`);
+});
+
 t("rpc - malformed JSON is 400 bad_request; a schema failure gets the MogileFS code and lists its issues", async ({ url }) => {
   fails(await rpc(url, "create_domain", "{not json"), 400, "bad_request");
   let a = await rpc(url, "create_domain", {});

@@ -124,9 +124,12 @@ function card(label, value, sub, id) {
 
 function usage(d) {
   if (!d.mb_total) return h("span", { class: "mute" }, "no heartbeat yet");
-  const pct = d.mb_used / d.mb_total * 100;
+  // what mogile can use: used plus free (as mogstored's usage page); the filesystem's size also
+  // counts blocks reserved for root and, on a shared disk, what others use
+  const cap = d.mb_free != null ? d.mb_used + d.mb_free : d.mb_total;
+  const pct = cap > 0 ? d.mb_used / cap * 100 : 100;
   const fill = h("div", { class: pct > 90 ? "hi" : pct > 75 ? "mid" : "", width: Math.min(100, pct).toFixed(1) + "%" });
-  return h("div", { class: "bar", title: gb(d.mb_used) + " of " + gb(d.mb_total) }, fill, h("span", {}, gb(d.mb_used) + " / " + gb(d.mb_total) + " (" + pct.toFixed(1) + "%)"));
+  return h("div", { class: "bar", title: gb(d.mb_used) + " used, " + gb(d.mb_free ?? 0) + " free, filesystem " + gb(d.mb_total) }, fill, h("span", {}, gb(d.mb_used) + " / " + gb(cap) + " (" + pct.toFixed(1) + "%)"));
 }
 
 function renderState(s) {

@@ -118,6 +118,22 @@ export function summarize(s: Scrape): MetricsSummary {
   };
 }
 
+/**
+ * `stats` counts every file (a full scan on FerretDB): asked at most every 30 s per gateway, however
+ * many dashboards are open and however often devices change.
+ */
+export const STATS_EVERY_MS = 30_000;
+const statsMemo = new WeakMap<object, { at: number; value: Promise<Reply<"stats">> }>();
+function cachedStats(client: Pick<MogileClient, "rpc">): Promise<Reply<"stats">> {
+  const m = statsMemo.get(client);
+  if (m && Date.now() - m.at < STATS_EVERY_MS) return m.value;
+  const value = client.rpc("stats", {}, 5_000);
+  statsMemo.set(client, { at: Date.now(), value });
+  // a failed count is asked again next time, not remembered for 30 s
+  value.catch(() => { if (statsMemo.get(client)?.value === value) statsMemo.delete(client); });
+  return value;
+}
+
 /** One snapshot; a part that fails (a tracker command, the scrape) is left empty and named in `errors`. */
 export async function gatherState(client: Pick<MogileClient, "rpc">, metrics: MetricsSource | undefined): Promise<DashboardState> {
   const errors: string[] = [];
@@ -125,7 +141,7 @@ export async function gatherState(client: Pick<MogileClient, "rpc">, metrics: Me
   const [hosts, devices, stats, fsck, rebalance, scrape] = await Promise.all([
     part("get_hosts", client.rpc("get_hosts", {}, 5_000)),
     part("get_devices", client.rpc("get_devices", {}, 5_000)),
-    part("stats", client.rpc("stats", {}, 5_000)),
+    part("stats", cachedStats(client)),
     part("fsck_status", client.rpc("fsck_status", {}, 5_000)),
     // a cluster that never rebalanced has no status: nothing to show, not a failure
     part("rebalance_status", client.rpc("rebalance_status", {}, 5_000).catch((err: unknown) => {

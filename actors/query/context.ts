@@ -31,6 +31,8 @@ export interface QueryContext {
   enqueueReplicate(job: ReplicateJob, msgID: string): Promise<void>;
   enqueueDelete(job: DeleteJob): Promise<void>;
   fileChanged(domain: string, key: string, fid: number): void;
+  /** aborted when the actor starts draining: waits that serve no data (sleep) end at once */
+  stopping?: AbortSignal;
 }
 
 /**

@@ -41,7 +41,9 @@ export async function start(actor: ActorContext) {
   const cache = new PathCache(cfg.MOGILE_PATH_CACHE || 1, cfg.MOGILE_PATH_CACHE ? 30_000 : 0);
   const js = jetstream(actor.nc);
   const counters = await Counters.open(actor.nc, store);
+  const draining = new AbortController();
   const ctx: QueryContext = {
+    stopping: draining.signal,
     store, devices, cache, js, log, nc: actor.nc,
     fids: new FidAllocator(counters, cfg.MOGILE_FID_BLOCK),
     counters,
@@ -110,6 +112,7 @@ export async function start(actor: ActorContext) {
       stopping = true;
       // stop taking requests, then let in-flight ones finish (bounded by the actor's force deadline)
       await svc.stop().catch(() => {});
+      draining.abort();
       evictions.unsubscribe();
       nameChanges.unsubscribe();
       devices.stop();

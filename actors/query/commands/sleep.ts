@@ -2,15 +2,12 @@
 // A timer, not a blocked worker: this actor serves every other request meanwhile.
 import { setTimeout as delay } from "node:timers/promises";
 import type { QueryContext } from "../context.ts";
-import { MAX_SLEEP_SEC, type Parsed, type Reply } from "../../../protocol/schemas.ts";
+import { sleepSeconds, type Parsed, type Reply } from "../../../protocol/schemas.ts";
 
-/**
- * The seconds a `sleep` waits. MogileFS has no cap, but its watchdog kills a query worker silent
- * for 30 s (and runs the query again), so a longer sleep never answered there either.
- */
-export const sleepSeconds = (duration: number | undefined): number => Math.min(duration || 10, MAX_SLEEP_SEC);
+export { sleepSeconds };
 
-export async function sleep(_ctx: QueryContext, a: Parsed<"sleep">): Promise<Reply<"sleep">> {
-  await delay(sleepSeconds(a.duration) * 1000);
+/** A drain ends the wait at once (the answer is the same): a sleep never holds a stop back. */
+export async function sleep(ctx: QueryContext, a: Parsed<"sleep">): Promise<Reply<"sleep">> {
+  await delay(sleepSeconds(a.duration) * 1000, undefined, { signal: ctx.stopping }).catch(() => {});
   return {};
 }
