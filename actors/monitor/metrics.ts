@@ -1,6 +1,6 @@
 // Device metrics from the monitor: usage and observed state from the heartbeats it judges, admin state
 // from the device table, read at scrape time from what the monitor last wrote (bounded by the number
-// of devices; a device marked dead drops out).
+// of devices; a device marked dead or deleted drops out).
 import { DEVICE_STATES, OBSERVED_STATES, type ObservedDevice, type ObservedState } from "../../protocol/schemas.ts";
 import type { DeviceView } from "../runtime/devices.ts";
 import { counter, gauge } from "../runtime/metrics.ts";
@@ -12,7 +12,11 @@ const labels = ["devid", "hostid"] as const;
 let current: { latest: Map<number, ObservedDevice>; devices: DeviceView } | null = null;
 
 const each = (fn: (e: ObservedDevice, l: Record<Dev, string>) => void) => {
-  for (const e of current?.latest.values() ?? []) fn(e, { devid: String(e.devid), hostid: String(e.hostid) });
+  for (const e of current?.latest.values() ?? []) {
+    // a device deleted from the table is no longer reported
+    if (!current!.devices.devices.has(e.devid)) continue;
+    fn(e, { devid: String(e.devid), hostid: String(e.hostid) });
+  }
 };
 const bytes = (name: string, help: string, field: "total" | "used" | "free") => gauge({
   name, help, labelNames: labels,
