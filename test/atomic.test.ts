@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { MongoClient } from "mongodb";
 import { startMetadata, type Metadata } from "../deploy/services.ts";
-import { openStore, type Store } from "../actors/runtime/mongo.ts";
+import { openStore, reconnectClient, type Store } from "../actors/runtime/mongo.ts";
 import { createLogger } from "../actors/runtime/log.ts";
 import { tempDir } from "./helpers/until.ts";
 
@@ -30,6 +30,22 @@ interface Doc { _id: string; n?: number; v?: number; fid?: number; tag?: string 
 
 test("the embedded metadata server is detected and guarded", async (ctx) => {
   assert.ok(ctx.store!.guarded, "FerretDB must be run with the atomicity guard");
+});
+
+test("the server monitor reports every few seconds, and a reconnected client keeps its collections working", async (ctx) => {
+  // the store's watchdog reconnects a client whose monitor fell silent: it must not be silent normally
+  let beats = 0;
+  const onBeat = () => { beats++; };
+  ctx.store!.client.on("serverHeartbeatSucceeded", onBeat);
+  await new Promise((r) => setTimeout(r, 5_000));
+  ctx.store!.client.off("serverHeartbeatSucceeded", onBeat);
+  assert.ok(beats >= 1, `heartbeats in 5 s: ${beats}`);
+  const c = ctx.store!.collection<Doc>("reconnect_test");
+  await c.insertOne({ _id: "before", n: 1 });
+  await reconnectClient(ctx.store!.client);
+  assert.is((await c.findOne({ _id: "before" }))?.n, 1);
+  await c.insertOne({ _id: "after", n: 2 });
+  assert.is(await c.countDocuments({}), 2);
 });
 
 test(`${WRITERS} writers x ${EACH} $inc on one document lose no update`, async (ctx) => {

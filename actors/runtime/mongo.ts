@@ -105,6 +105,7 @@ export async function openStore(url: string, dbName: string, log: Logger, opts: 
       await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
     }
   }
+  watchMetadataServer(client, log);
   const db = client.db(dbName);
   const guarded = await checkAtomicity(db);
   const coll = <T extends Document>(name: string) => new GuardedCollection<T>(db.collection<T>(name), guarded);
@@ -130,6 +131,57 @@ export async function openStore(url: string, dbName: string, log: Logger, opts: 
       c.sweepDeleted().catch((err) => log.warn("could not sweep deleted documents", { collection: c.collectionName, err }))));
   }
   return store;
+}
+
+/** a monitor that reported nothing (neither success nor failure) for this long is stuck */
+const MONITOR_STALL_MS = 30_000;
+
+/**
+ * Says when the metadata server becomes unreachable and reachable again, and unsticks the
+ * driver's server monitor: after a metadata machine restarted, a client was seen answering every
+ * operation with the old connection's error for minutes while other machines' clients had long
+ * recovered. A monitor silent for MONITOR_STALL_MS is replaced by reconnecting the client
+ * (operations in flight fail and are retried by their callers); failing that, the process exits
+ * for its supervisor to restart it.
+ */
+function watchMetadataServer(client: MongoClient, log: Logger): void {
+  let lastReport = Date.now();
+  let down: string | null = null;
+  let reconnecting = false;
+  client.on("serverHeartbeatSucceeded", () => {
+    lastReport = Date.now();
+    if (down !== null) log.info("metadata server reachable again", { wasDown: down });
+    down = null;
+  });
+  client.on("serverHeartbeatFailed", (e) => {
+    lastReport = Date.now();
+    if (down === null) log.warn("metadata server unreachable", { err: e.failure?.message });
+    down ??= new Date().toISOString();
+  });
+  let closed = false;
+  client.on("topologyClosed", () => { if (!reconnecting) closed = true; });
+  const timer = setInterval(() => {
+    if (closed || reconnecting || Date.now() - lastReport < MONITOR_STALL_MS) return;
+    reconnecting = true;
+    log.error("metadata server monitor silent; reconnecting", { silentMs: Date.now() - lastReport });
+    reconnectClient(client).then(() => {
+      lastReport = Date.now();
+      log.info("metadata client reconnected");
+    }).catch((err) => {
+      log.error("metadata client could not reconnect; exiting for the supervisor to restart this process", { err });
+      process.exit(1);
+    }).finally(() => { reconnecting = false; });
+  }, 5_000);
+  timer.unref();
+}
+
+/**
+ * Close a client's connections and monitor and open them again: collections taken from it stay
+ * valid (operations meanwhile fail and are retried by their callers).
+ */
+export async function reconnectClient(client: MongoClient): Promise<void> {
+  await client.close().catch(() => {});
+  await client.connect();
 }
 
 async function ensureIndexes(s: Store): Promise<void> {
