@@ -18,10 +18,9 @@ import { fileStore } from "../actors/storage/files.ts";
 import { createFileServer } from "../actors/storage/server.ts";
 import { createLogger } from "../actors/runtime/log.ts";
 import { openStore } from "../actors/runtime/mongo.ts";
-import { sleepSeconds } from "../actors/query/commands/sleep.ts";
+import { MAX_SLEEP_SEC, sleepSeconds } from "../protocol/schemas.ts";
 import { fidPath } from "../protocol/paths.ts";
 import { MogileError } from "../protocol/errors.ts";
-import { MAX_SLEEP_SEC } from "../protocol/schemas.ts";
 
 /** One HTTP GET (or other method) the way AnyEvent::HTTP's http_request reports it: status and body. */
 function request(url: string, method = "GET"): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {

@@ -4,7 +4,7 @@
 // can never both take the same upload.
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Kvm, type KV } from "@nats-io/kv";
-import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
+import { DeliverPolicy, jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { z } from "zod";
 import { buckets } from "../../protocol/subjects.ts";
 
@@ -30,10 +30,10 @@ export type Upload = z.infer<typeof Upload>;
 const keyOf = (fid: number) => `fid.${fid}`;
 
 export class Uploads {
-  private constructor(readonly kv: KV, private readonly nc: NatsConnection) {}
+  private constructor(readonly kv: KV, private readonly js: JetStreamClient) {}
 
   static async open(nc: NatsConnection): Promise<Uploads> {
-    return new Uploads(await new Kvm(nc).open(buckets.uploads), nc);
+    return new Uploads(await new Kvm(nc).open(buckets.uploads), jetstream(nc));
   }
 
   async record(u: Upload): Promise<void> {
@@ -64,21 +64,17 @@ export class Uploads {
    * scan shows a new revision.
    */
   async openRevisions(): Promise<{ fid: number; revision: number }[]> {
-    const status = await this.kv.status();
-    const js = jetstream(this.nc);
-    const c = await js.consumers.get(status.streamInfo.config.name, {
-      filter_subjects: `$KV.${status.bucket}.fid.>`,
+    const c = await this.js.consumers.get(`KV_${buckets.uploads}`, {
+      filter_subjects: `$KV.${buckets.uploads}.fid.>`,
       deliver_policy: DeliverPolicy.LastPerSubject,
       headers_only: true,
     });
     const out: { fid: number; revision: number }[] = [];
     try {
-      if ((await c.info()).num_pending === 0) return out;
-      // bounded: never more than the pending count at the start, never longer than 30 s
-      const deadline = Date.now() + 30_000;
-      while (Date.now() < deadline) {
-        const m = await c.next({ expires: 5_000 });
-        if (!m) break;
+      const pending = (await c.info()).num_pending;
+      if (pending === 0) return out;
+      // one pull for every record there was at the start, bounded in time
+      for await (const m of await c.fetch({ max_messages: pending, expires: 30_000 })) {
         const op = m.headers?.get("KV-Operation");
         if (op !== "DEL" && op !== "PURGE") out.push({ fid: Number(m.subject.slice(m.subject.lastIndexOf(".") + 1)), revision: m.seq });
         if (m.info.pending === 0) break;

@@ -4,8 +4,6 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { QueryContext } from "../context.ts";
 import { sleepSeconds, type Parsed, type Reply } from "../../../protocol/schemas.ts";
 
-export { sleepSeconds };
-
 /** A drain ends the wait at once (the answer is the same): a sleep never holds a stop back. */
 export async function sleep(ctx: QueryContext, a: Parsed<"sleep">): Promise<Reply<"sleep">> {
   await delay(sleepSeconds(a.duration) * 1000, undefined, { signal: ctx.stopping }).catch(() => {});
