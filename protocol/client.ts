@@ -1,4 +1,5 @@
 // The mogile SDK client: tracker commands over NATS request-reply (methods in commands.ts), streaming put/get with failover.
+import "./nats-patch.ts";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
 import { Readable, PassThrough } from "node:stream";

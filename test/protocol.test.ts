@@ -5,6 +5,8 @@ import { MogileError, httpStatus } from "../protocol/errors.ts";
 import { zodToMogile } from "../protocol/validate.ts";
 import { PathCache } from "../actors/query/cache.ts";
 import { observe } from "../actors/monitor/index.ts";
+import "../protocol/nats-patch.ts";
+import { RequestOne, deferred } from "@nats-io/nats-core/internal";
 
 test("schemas - MogileFS booleans and numbers arrive as strings or JSON", () => {
   assert.is(zbool.parse("1"), true);
@@ -61,6 +63,32 @@ test("monitor - devices without recent heartbeats are unreachable", () => {
   assert.is(observe(1000, true, 7001, 5000), "unreachable");
   assert.is(observe(0, true, 2000, 5000), "unreachable");
   assert.is(observe(1000, true, 2000, 5000, false), "readable", "a failed test write leaves it readable only");
+});
+
+test("nats patch - an answered request is released without building a 'cancelled' error; an unanswered one still is rejected", async () => {
+  const fake = () => {
+    const req = Object.create(RequestOne.prototype) as InstanceType<typeof RequestOne> & Record<string, unknown>;
+    const released: unknown[] = [];
+    let timerCancelled = 0;
+    Object.assign(req, { mux: { cancel: (r: unknown) => released.push(r) }, timer: { cancel: () => { timerCancelled++; } }, deferred: deferred() });
+    return { req, released, timers: () => timerCancelled };
+  };
+  // answered: resolves with the message, is released from the mux, and its reject is never called
+  const a = fake();
+  let rejected = 0;
+  const d = a.req.deferred as ReturnType<typeof deferred> & { reject: (e: unknown) => void };
+  const reject = d.reject;
+  d.reject = (e: unknown) => { rejected++; reject(e); };
+  (a.req as unknown as { resolver(err: Error | null, msg: unknown): void }).resolver(null, "msg");
+  assert.is(await a.req.deferred, "msg");
+  assert.is(rejected, 0, "no 'cancelled' error for an answered request");
+  assert.equal(a.released, [a.req]);
+  assert.ok(a.timers() >= 1);
+  // unanswered, cancelled (the connection closing): rejected as before
+  const b = fake();
+  (b.req as unknown as { cancel(err?: Error): void }).cancel();
+  await (b.req.deferred as Promise<unknown>).then(() => assert.unreachable("resolved"), (err: Error) => assert.match(err.message, /cancelled/));
+  assert.equal(b.released, [b.req]);
 });
 
 test.run();

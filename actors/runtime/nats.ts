@@ -1,4 +1,5 @@
 // NATS connection, and the JetStream streams and KV buckets every actor expects (created idempotently).
+import "../../protocol/nats-patch.ts";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type StreamConfig } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
