@@ -191,6 +191,34 @@ t("create_close naming another domain is refused and the upload stays open", asy
   assert.is((await infoOf(tc, "mine"))?.length, 1000);
 });
 
+t("create_close reads an upload record again when it changed or went after create_open wrote it", async ({ tc }) => {
+  const kv = await new Kvm(tc.client.nc).open(buckets.uploads);
+  const opened = async (key: string) => {
+    const open = await tc.client.rpc("create_open", { domain: D, key, class: "two" });
+    await httpRequest(open.path, { method: "PUT", body: randomBytes(500), timeoutMs: 10_000 }).then((r) => r.resume());
+    return open;
+  };
+  const close = (open: { fid: number; devid: number; path: string }, key: string) =>
+    outcome(tc.client.rpc("create_close", { domain: D, fid: open.fid, devid: open.devid, path: open.path, key, size: 500 }));
+  // rewritten after create_open (as another domain's): the query actor's own copy of the record is stale
+  const a = await opened("rewritten");
+  const rec = JSON.parse((await kv.get(`fid.${a.fid}`))!.string());
+  await kv.put(`fid.${a.fid}`, JSON.stringify({ ...rec, domain: "other" }));
+  assert.is(await close(a, "rewritten"), "bogus_args", "checked against the record as it is now");
+  assert.is((await kv.get(`fid.${a.fid}`))?.operation, "PUT", "the rewritten record is not taken");
+  assert.is(await infoOf(tc, "rewritten"), null);
+  // taken by someone else (the reaper, another query actor) after create_open
+  const b = await opened("gone");
+  await kv.purge(`fid.${b.fid}`);
+  assert.is(await close(b, "gone"), "no_temp_file");
+  assert.is(await infoOf(tc, "gone"), null);
+  // untouched: closed as usual, once
+  const c = await opened("kept-open");
+  assert.is(await close(c, "kept-open"), "ok");
+  assert.is(await close(c, "kept-open"), "no_temp_file");
+  assert.is((await infoOf(tc, "kept-open"))?.length, 500);
+});
+
 t("a fid hint far beyond the counter is refused and does not jam allocation", async ({ tc }) => {
   const near53 = 2 ** 53 - 10;
   assert.is(await outcome(tc.client.rpc("create_open", { domain: D, key: "big", fid: near53 })), "bogus_args");

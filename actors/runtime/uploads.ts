@@ -29,7 +29,20 @@ export type Upload = z.infer<typeof Upload>;
 
 const keyOf = (fid: number) => `fid.${fid}`;
 
+/** a record this process wrote, with its revision (insertion order is expiry order: one TTL) */
+type Mine = { upload: Upload; revision: number };
+/** at most this many records kept per process (a few hundred bytes each) */
+const MINE_MAX = 10_000;
+
 export class Uploads {
+  /**
+   * The records this process wrote and has not yet taken: a create_close that reaches the query
+   * actor whose create_open wrote the record takes it without reading it back (one JetStream
+   * request fewer per file). The take is still the compare-and-purge on that revision, so a record
+   * taken or rewritten elsewhere since is never taken twice.
+   */
+  private readonly mine = new Map<number, Mine>();
+
   private constructor(readonly kv: KV, private readonly js: JetStreamClient) {}
 
   static async open(nc: NatsConnection): Promise<Uploads> {
@@ -37,7 +50,13 @@ export class Uploads {
   }
 
   async record(u: Upload): Promise<void> {
-    await this.kv.put(keyOf(u.fid), JSON.stringify(u));
+    const revision = await this.kv.put(keyOf(u.fid), JSON.stringify(u));
+    const now = Date.now();
+    for (const [fid, m] of this.mine) {
+      if (this.mine.size < MINE_MAX && m.upload.expiresAt > now) break;
+      this.mine.delete(fid);
+    }
+    this.mine.set(u.fid, { upload: u, revision });
   }
 
   /**
@@ -45,6 +64,7 @@ export class Uploads {
    * create_close and the reaper can never both take it.
    */
   async takePeeked(p: { upload: Upload; revision: number }): Promise<Upload | null> {
+    this.mine.delete(p.upload.fid);
     try {
       await this.kv.purge(keyOf(p.upload.fid), { previousSeq: p.revision, ttl: "60s" });
     } catch {
@@ -85,8 +105,14 @@ export class Uploads {
     return out;
   }
 
-  /** The current record of an open upload, with its revision. */
-  async peek(fid: number): Promise<{ upload: Upload; revision: number } | null> {
+  /**
+   * The current record of an open upload, with its revision. With `mine`, the record this process
+   * wrote (unexpired) is answered without a read: `cached` then says so, and a take that fails on
+   * it should be retried with a fresh peek (the record may have been rewritten since).
+   */
+  async peek(fid: number, o: { mine?: boolean } = {}): Promise<{ upload: Upload; revision: number; cached?: true } | null> {
+    const m = o.mine ? this.mine.get(fid) : undefined;
+    if (m && m.upload.expiresAt > Date.now()) return { ...m, cached: true };
     const e = await this.kv.get(keyOf(fid));
     if (!e || e.operation !== "PUT") return null;
     try { return { upload: Upload.parse(e.json()), revision: e.revision }; } catch { return null; }

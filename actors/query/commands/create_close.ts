@@ -36,18 +36,24 @@ export async function createClose(ctx: QueryContext, a: Parsed<"create_close">):
   try { u = new URL(a.path); } catch { throw new MogileError("bogus_args", `path ${a.path} is not a URL`); }
   if (u.pathname !== fidPath(a.devid, a.fid)) throw new MogileError("bogus_args", `path ${a.path} is not fid ${a.fid} on device ${a.devid}`);
 
-  // a close naming another domain is refused before anything is taken: it must not discard
-  // someone else's open upload
-  const open = await ctx.uploads.peek(a.fid);
-  if (!open) throw new MogileError("no_temp_file", `fid ${a.fid} is not an open upload (closed already, or expired)`);
-  if (open.upload.domain !== a.domain) throw new MogileError("bogus_args", `fid ${a.fid} was not opened in domain ${a.domain}`);
-  // a path create_open handed out for this device carries its PUT signature (the expiry aside):
-  // a mangled one is refused before the upload is taken. A foreign device is refused below.
-  if (open.upload.devids.includes(a.devid) && u.searchParams.has("s") && !verifyQuery(ctx.urls.key, "PUT", a.devid, a.fid, u.searchParams, 0).ok) {
-    throw new MogileError("bogus_args", `path ${u.origin}${u.pathname} does not carry the signature create_open gave it`);
+  // taking the upload record is the atomic step: a second close (or the reaper) finds nothing.
+  // The record this actor wrote at create_open is taken without reading it back; if it changed
+  // since, it is read and checked again.
+  let upload: Upload | null = null;
+  for (const mine of [true, false]) {
+    // a close naming another domain is refused before anything is taken: it must not discard
+    // someone else's open upload
+    const open = await ctx.uploads.peek(a.fid, { mine });
+    if (!open) throw new MogileError("no_temp_file", `fid ${a.fid} is not an open upload (closed already, or expired)`);
+    if (open.upload.domain !== a.domain) throw new MogileError("bogus_args", `fid ${a.fid} was not opened in domain ${a.domain}`);
+    // a path create_open handed out for this device carries its PUT signature (the expiry aside):
+    // a mangled one is refused before the upload is taken. A foreign device is refused below.
+    if (open.upload.devids.includes(a.devid) && u.searchParams.has("s") && !verifyQuery(ctx.urls.key, "PUT", a.devid, a.fid, u.searchParams, 0).ok) {
+      throw new MogileError("bogus_args", `path ${u.origin}${u.pathname} does not carry the signature create_open gave it`);
+    }
+    upload = await ctx.uploads.takePeeked(open);
+    if (upload || !open.cached) break;
   }
-  // taking the upload record is the atomic step: a second close (or the reaper) finds nothing
-  const upload = await ctx.uploads.takePeeked(open);
   if (!upload) throw new MogileError("no_temp_file", `fid ${a.fid} is not an open upload (closed already, or expired)`);
 
   // from here on every refusal discards the upload's bytes
