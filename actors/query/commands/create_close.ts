@@ -144,7 +144,10 @@ export async function createClose(ctx: QueryContext, a: Parsed<"create_close">):
     // recorded are still there; keep them recorded
     await ctx.store.files.updateOne({ _id: old._id, fid: a.fid }, { $addToSet: { devids: { $each: old.devids } } });
   }
-  ctx.fileChanged(a.domain, a.key, a.fid);
+  // A key that named nothing was cached nowhere (only found files are cached, and a deleted one's
+  // eviction is on its way from its delete): no event to every query actor for a new key.
+  if (old) ctx.fileChanged(a.domain, a.key, a.fid);
+  else ctx.cache.evict(fileId(a.domain, a.key));
   // Durability beyond MogileFS: wait for k copies (class durable_copies, or wait_replicated; true
   // or 1 = all the policy wants). More than the policy makes would never come: capped at it.
   const asked = a.wait_replicated === 1 ? copies : a.wait_replicated ?? 0;
