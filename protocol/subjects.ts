@@ -32,6 +32,8 @@ export const subjects = {
   keysChanged: "mogile.event.keys.changed",
   /** observed device state changed (monitor) */
   deviceState: "mogile.event.device.state",
+  /** every event above (the legacy tracker's get_paths cache drops what each may have made stale) */
+  eventAll: "mogile.event.>",
   /** a request every actor process answers (no queue group): its identity, /metrics URL and metrics text */
   metricsScrape: "mogile.metrics.scrape",
 } as const;

@@ -5,6 +5,7 @@ import type { MogileClient } from "../../protocol/client.ts";
 import type { Logger } from "../runtime/log.ts";
 import { CodecError, decodeArgs, errLine, okLine, parseLine } from "./codec.ts";
 import { flatten } from "./format.ts";
+import type { PathsCache } from "./paths_cache.ts";
 
 /** mogile-internal commands that classic clients have no business sending (gateway keys stay off the unauthenticated port) */
 export const INTERNAL: ReadonlySet<string> = new Set<string>(["register_storage", "key_add", "key_list", "key_revoke", "key_lookup", "key_secret"]);
@@ -20,6 +21,8 @@ export interface DispatchOptions {
   /** how long one command may take over NATS (MogileFS kills a silent query worker after 30 s) */
   timeoutMs: number;
   log: Logger;
+  /** classic get_paths answers kept a moment (off when absent) */
+  paths?: PathsCache;
 }
 
 /** Builds the `answer` function of a connection: never rejects, one CRLF-terminated line or null. */
@@ -44,11 +47,23 @@ export function dispatcher(o: DispatchOptions): (line: string) => Promise<string
     const { callid, ...body } = args;
     if (!FORWARDED.has(parsed.command)) return errLine("unknown_command", errorTexts.unknown_command, callid);
     const command = parsed.command as Command;
+    const paths = o.paths;
+    const slot = paths?.slot(command, body) ?? null;
+    if (slot) {
+      const hit = paths!.get(slot);
+      if (hit !== undefined) return okLine(flatten(command, hit as never, args), callid);
+    }
+    const token = paths?.begin() ?? 0;
+    // what the command may change is dropped before it runs and again once it has
+    if (!slot) paths?.forwarded(command, body);
     try {
       // the argstring's strings go as they are: the zod schemas coerce "1"/"0" and numbers
       const reply = await o.client.rpc(command, body as never, o.timeoutMs);
+      if (slot) paths!.set(slot, reply, token);
+      else paths?.forwarded(command, body);
       return okLine(flatten(command, reply, args), callid);
     } catch (err) {
+      if (!slot) paths?.forwarded(command, body);
       // MogileFS's own wording: tools and apps match on it
       if (err instanceof MogileError) return errLine(err.code, classicErrorText(err.code, err.message), callid);
       o.log.error("legacy command failed", { command, err });

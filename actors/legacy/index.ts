@@ -9,6 +9,8 @@ import { dispatcher } from "./dispatch.ts";
 import { isAllowed, parseAllowList } from "./access.ts";
 import { errLine } from "./codec.ts";
 import { measured } from "./metrics.ts";
+import { PathsCache } from "./paths_cache.ts";
+import { subjects } from "../../protocol/subjects.ts";
 
 /** Refused sockets (forbidden or busy) that may linger at once on top of the served ones; beyond that Node closes new ones silently. */
 const REFUSED_SLACK = 100;
@@ -40,12 +42,19 @@ const Config = z.object({
   MOGILE_LEGACY_WRITE_TIMEOUT_MS: z.coerce.number().int().positive().default(120_000),
   /** milliseconds stop() waits for connections to finish their requests before cutting them */
   MOGILE_LEGACY_DRAIN_MS: z.coerce.number().int().positive().default(5_000),
+  /** milliseconds a get_paths answer (noverify) is reused for the same key, unless the file or the cluster changes sooner; 0 = off */
+  MOGILE_LEGACY_PATHS_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2_000),
 });
 
 export async function start(ctx: ActorContext) {
   const cfg = actorConfig(Config);
   const client = await MogileClient.connect({ nc: ctx.nc, timeoutMs: cfg.MOGILE_LEGACY_COMMAND_TIMEOUT_MS });
-  const answer = measured(dispatcher({ client, timeoutMs: cfg.MOGILE_LEGACY_COMMAND_TIMEOUT_MS, log: ctx.log }));
+  const paths = new PathsCache(cfg.MOGILE_LEGACY_PATHS_CACHE_MS);
+  // every file, device, host and name change anywhere in the cluster drops what it may have made stale
+  const events = paths.enabled
+    ? ctx.nc.subscribe(subjects.eventAll, { callback: (_err, m) => paths.event(m.subject, m.data, subjects.fileChanged, subjects.keysChanged) })
+    : null;
+  const answer = measured(dispatcher({ client, timeoutMs: cfg.MOGILE_LEGACY_COMMAND_TIMEOUT_MS, log: ctx.log, paths }));
   const connections = new Set<LegacyConnection>();
   const { stopped, done } = stoppedSignal();
   let stopping = false;
@@ -120,6 +129,7 @@ export async function start(ctx: ActorContext) {
       force.unref();
       await closed;
       clearTimeout(force);
+      events?.unsubscribe();
       done();
       return stopped;
     },

@@ -1,0 +1,129 @@
+// Classic get_paths answers (noverify) kept for a moment, so a hot key is answered without a NATS
+// round trip to a query actor (that hop is most of the cost of a classic get_paths).
+//
+// An answer is kept MOGILE_LEGACY_PATHS_CACHE_MS (2 s; 0 turns this off) and dropped sooner:
+// - when any tracker publishes that the file changed (`mogile.event.file.changed`: stored anew,
+//   deleted, renamed, replicated, repaired);
+// - when this actor forwards a command naming the key (delete, rename, create_close, ...), before
+//   and after it runs, so a client never reads its own change stale;
+// - entirely, on any other cluster event (device, host, domain, class, state changes) and after
+//   any other command that is not a read: a device marked dead is out of the answers at once.
+// An answer whose request began before its key was dropped is not kept (it may be stale).
+// A file changed by another client is at worst as stale as the event takes to arrive, as with
+// several query actors; a copy lost without an event is what the classic client's fallback to the
+// next path is for, as with MogileFS's own (memcached) path cache. Verified reads (noverify=0) are
+// never cached: their check is of the copy as it is now.
+// A query actor orders a file's copies at random on each get_paths (readers spread over them): a
+// few answers are kept per key and one of them, at random, given out, so a hot key's readers still
+// spread over its copies.
+import { zbool } from "../../protocol/schemas.ts";
+import { counter } from "../runtime/metrics.ts";
+
+const lookups = counter({ name: "mogile_legacy_paths_cache_lookups_total", help: "Classic get_paths (noverify) answered from the legacy tracker's cache (hit) or asked of a query actor (miss)", labelNames: ["result"] as const });
+const hit = lookups.labels("hit");
+const miss = lookups.labels("miss");
+
+/** the arguments a cacheable get_paths may carry (anything else goes to a query actor) */
+const CACHEABLE = new Set(["domain", "key", "noverify", "pathcount", "zone"]);
+/** commands after which nothing is dropped: they change no file, device or name */
+const READS = new Set([
+  "get_paths", "create_open", "get_domains", "get_hosts", "get_devices", "list_keys", "list_fids", "file_info",
+  "file_debug", "stats", "server_settings", "server_setting", "fsck_status", "fsck_getlog", "rebalance_status",
+  "rebalance_test", "explain", "noop", "sleep", "failed_jobs",
+]);
+/** answers gathered per key (and argument variant) before they are given out again */
+const SAMPLES = 4;
+const fileKey = (domain: string, key: string) => `${domain}\u0000${key}`;
+
+type Args = Record<string, string>;
+
+export class PathsCache {
+  /** file → its answers, a few per argument variant (pathcount, zone) */
+  private readonly entries = new Map<string, { at: number; replies: Map<string, unknown[]> }>();
+  /** file → the generation at which it was last dropped */
+  private readonly droppedAt = new Map<string, number>();
+  private gen = 0;
+  private cleared = 0;
+
+  constructor(private readonly ttlMs: number, private readonly maxEntries = 50_000) {}
+
+  get enabled(): boolean { return this.ttlMs > 0; }
+
+  /** the cache slot of a get_paths request, or null when it must go to a query actor */
+  slot(command: string, args: Args): { file: string; variant: string } | null {
+    if (!this.enabled || command !== "get_paths" || !args.domain || !args.key) return null;
+    for (const k of Object.keys(args)) if (!CACHEABLE.has(k)) return null;
+    if (!zbool.safeParse(args.noverify ?? "").data) return null;
+    return { file: fileKey(args.domain, args.key), variant: `${args.pathcount ?? ""}\u0000${args.zone ?? ""}` };
+  }
+
+  /** a token to pass to set() after the query actor answers */
+  begin(): number { return this.gen; }
+
+  get(s: { file: string; variant: string }): unknown {
+    const e = this.entries.get(s.file);
+    if (!e || Date.now() - e.at > this.ttlMs) {
+      if (e) this.entries.delete(s.file);
+      miss.inc();
+      return undefined;
+    }
+    const r = e.replies.get(s.variant);
+    if (!r || r.length < SAMPLES) { miss.inc(); return undefined; }
+    hit.inc();
+    return r[Math.floor(Math.random() * r.length)];
+  }
+
+  set(s: { file: string; variant: string }, reply: unknown, token: number): void {
+    const dropped = this.droppedAt.get(s.file);
+    if ((dropped !== undefined && dropped > token) || this.cleared > token) return;
+    const e = this.entries.get(s.file);
+    if (e && Date.now() - e.at <= this.ttlMs) {
+      const r = e.replies.get(s.variant);
+      if (!r) e.replies.set(s.variant, [reply]);
+      else if (r.length < SAMPLES) r.push(reply);
+      return;
+    }
+    if (e) this.entries.delete(s.file);
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(s.file, { at: Date.now(), replies: new Map([[s.variant, [reply]]]) });
+  }
+
+  drop(domain: string, key: string): void {
+    const f = fileKey(domain, key);
+    this.entries.delete(f);
+    this.droppedAt.set(f, ++this.gen);
+    if (this.droppedAt.size > 50_000) {
+      // an answer slower than ~10k drops since it was asked for is not a concern
+      for (const [k, g] of this.droppedAt) if (g < this.gen - 10_000) this.droppedAt.delete(k);
+    }
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.droppedAt.clear();
+    this.cleared = ++this.gen;
+  }
+
+  /** What a forwarded command (other than a cached get_paths) may have changed: dropped. */
+  forwarded(command: string, args: Args): void {
+    if (!this.enabled || READS.has(command)) return;
+    const domain = args.domain;
+    const keys = [args.key, args.from_key, args.to_key].filter((k): k is string => typeof k === "string" && k !== "");
+    if (domain && keys.length) for (const k of keys) this.drop(domain, k);
+    else this.clear();
+  }
+
+  /** A cluster event (`mogile.event.*`): a file's change drops that file, anything else drops all. */
+  event(subject: string, data: Uint8Array, fileChanged: string, keysChanged: string): void {
+    if (!this.enabled || subject === keysChanged) return;
+    if (subject === fileChanged) {
+      try {
+        const e = JSON.parse(new TextDecoder().decode(data)) as { domain?: unknown; key?: unknown };
+        if (typeof e.domain === "string" && typeof e.key === "string") { this.drop(e.domain, e.key); return; }
+      } catch { /* not a file event we can read: drop everything */ }
+    }
+    this.clear();
+  }
+
+  get size(): number { return this.entries.size; }
+}
