@@ -2,6 +2,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { randomBytes } from "node:crypto";
+import { setTimeout as delay } from "node:timers/promises";
 import { PathsCache } from "../actors/legacy/paths_cache.ts";
 import { subjects } from "../protocol/subjects.ts";
 import { startTestCluster, type TestCluster } from "./helpers/cluster.ts";
@@ -30,8 +31,15 @@ unit("only get_paths with noverify and the plain arguments is cacheable", () => 
   assert.is.not(a.variant, b.variant);
 });
 
+/** a cache on a clock the test moves */
+const clocked = (ttlMs = 60_000) => {
+  let now = 1_000_000;
+  const c = new PathsCache(ttlMs, 50_000, () => now);
+  return { c, tick: (ms: number) => { now += ms; } };
+};
+
 unit("a few answers are gathered per key, then given out at random; drops and stale answers are honoured", () => {
-  const c = new PathsCache(60_000);
+  const { c, tick } = clocked();
   const s = c.slot("get_paths", { domain: "d", key: "k", noverify: "1" })!;
   for (let i = 0; i < 4; i++) {
     assert.is(c.get(s), undefined, `answer ${i} still gathered`);
@@ -40,20 +48,56 @@ unit("a few answers are gathered per key, then given out at random; drops and st
   const seen = new Set<string>();
   for (let i = 0; i < 200; i++) seen.add((c.get(s) as { paths: string[] }).paths[0]);
   assert.equal([...seen].sort(), ["p0", "p1", "p2", "p3"]);
-  // an answer asked for before a drop is not kept
+  // an answer asked for before a drop is not kept, even long after
   const token = c.begin();
   c.drop("d", "k");
   assert.is(c.get(s), undefined);
+  tick(5_000);
   c.set(s, { paths: ["stale"] }, token);
   assert.is(c.size, 0);
+  // nor one asked for just after a drop: the query actors may not have caught up yet
+  c.drop("d", "k");
+  tick(500);
+  c.set(s, { paths: ["maybe stale"] }, c.begin());
+  assert.is(c.size, 0, "within the settling second");
+  tick(600);
+  c.set(s, { paths: ["fresh"] }, c.begin());
+  assert.is(c.size, 1);
   const token2 = c.begin();
   c.clear();
+  tick(5_000);
   c.set(s, { paths: ["stale"] }, token2);
   assert.is(c.size, 0);
+  // answers last the cache's lifetime
+  for (let i = 0; i < 4; i++) c.set(s, { paths: ["fresh"] }, c.begin());
+  assert.ok(c.get(s));
+  tick(60_001);
+  assert.is(c.get(s), undefined);
+});
+
+unit("signed URLs close to expiry are not kept; pathcount spellings share a slot; variants are bounded", () => {
+  const { c } = clocked(2_000);
+  const s = c.slot("get_paths", { domain: "d", key: "k", noverify: "1" })!;
+  const at = (sec: number) => ({ paths: [`http://h/dev1/0/000/000/0000000001.fid?e=${Math.floor(1_000_000 / 1000) + sec}&s=x`] });
+  c.set(s, at(30), c.begin());
+  assert.is(c.size, 0, "expires within a minute of the cache's lifetime");
+  c.set(s, at(3600), c.begin());
+  assert.is(c.size, 1);
+  const a = c.slot("get_paths", { domain: "d", key: "k", noverify: "1", pathcount: "2" })!;
+  const b = c.slot("get_paths", { domain: "d", key: "k", noverify: "1", pathcount: "02" })!;
+  assert.is(a.variant, b.variant);
+  for (let i = 0; i < 20; i++) c.set(c.slot("get_paths", { domain: "d", key: "v", noverify: "1", pathcount: String(i) })!, { paths: [] }, c.begin());
+  let kept = 0;
+  for (let i = 0; i < 20; i++) {
+    const v = c.slot("get_paths", { domain: "d", key: "v", noverify: "1", pathcount: String(i) })!;
+    for (let j = 0; j < 3; j++) c.set(v, { paths: [] }, c.begin());
+    if (c.get(v)) kept++;
+  }
+  assert.is(kept, 8);
 });
 
 unit("forwarded commands drop what they may change; events drop a file or everything", () => {
-  const c = new PathsCache(60_000);
+  const { c, tick } = clocked();
   const fill = (key: string) => {
     const s = c.slot("get_paths", { domain: "d", key, noverify: "1" })!;
     for (let i = 0; i < 4; i++) c.set(s, { paths: [key] }, c.begin());
@@ -69,9 +113,11 @@ unit("forwarded commands drop what they may change; events drop a file or everyt
   assert.ok(c.get(b));
   c.forwarded("rename", { domain: "d", from_key: "b", to_key: "c" });
   assert.is(c.get(b), undefined);
+  tick(2_000);
   fill("a"); fill("b");
   c.forwarded("set_state", { host: "h", device: "1", state: "down" });
   assert.is(c.size, 0, "a command naming no key drops everything");
+  tick(2_000);
   fill("a"); fill("b");
   c.event(subjects.keysChanged, enc({}), subjects.fileChanged, subjects.keysChanged);
   c.event(subjects.fileChanged, enc({ domain: "d", key: "a", fid: 1 }), subjects.fileChanged, subjects.keysChanged);
@@ -111,6 +157,8 @@ const stored = async (tc: TestCluster, key: string) => {
 
 t("repeated reads of a key are answered from the cache", async ({ tc, tr }) => {
   const info = await stored(tc, "hot");
+  // answers are not kept in the second after the file changed (its second copy's event)
+  await delay(1_500);
   const before = await lookups(tc);
   for (let i = 0; i < 20; i++) {
     const p = await paths(tr, "hot");

@@ -52,8 +52,12 @@ export async function start(ctx: ActorContext) {
   const paths = new PathsCache(cfg.MOGILE_LEGACY_PATHS_CACHE_MS);
   // every file, device, host and name change anywhere in the cluster drops what it may have made stale
   const events = paths.enabled
-    ? ctx.nc.subscribe(subjects.eventAll, { callback: (_err, m) => paths.event(m.subject, m.data, subjects.fileChanged, subjects.keysChanged) })
+    ? ctx.nc.subscribe(subjects.eventAll, {
+      callback: (err, m) => { if (err || !m) paths.clear(); else paths.event(m.subject, m.data, subjects.fileChanged, subjects.keysChanged); },
+    })
     : null;
+  // events missed while the connection was down: nothing kept from before can be trusted
+  if (paths.enabled) void (async () => { for await (const s of ctx.nc.status()) if (s.type === "reconnect" || s.type === "disconnect") paths.clear(); })().catch(() => {});
   const answer = measured(dispatcher({ client, timeoutMs: cfg.MOGILE_LEGACY_COMMAND_TIMEOUT_MS, log: ctx.log, paths }));
   const connections = new Set<LegacyConnection>();
   const { stopped, done } = stoppedSignal();

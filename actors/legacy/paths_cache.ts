@@ -8,7 +8,11 @@
 //   and after it runs, so a client never reads its own change stale;
 // - entirely, on any other cluster event (device, host, domain, class, state changes) and after
 //   any other command that is not a read: a device marked dead is out of the answers at once.
-// An answer whose request began before its key was dropped is not kept (it may be stale).
+// An answer whose request began before its key was dropped is not kept (it may be stale), nor one
+// received within a second after a drop: the query actors apply the same event on their own (a
+// device table reload, another actor's eviction), and an answer from one that has not yet must
+// not be kept for the cache's lifetime. Answers with signed URLs expiring within a minute of
+// the cache's lifetime are not kept either; the connection dropping makes everything go.
 // A file changed by another client is at worst as stale as the event takes to arrive, as with
 // several query actors; a copy lost without an event is what the classic client's fallback to the
 // next path is for, as with MogileFS's own (memcached) path cache. Verified reads (noverify=0) are
@@ -33,6 +37,21 @@ const READS = new Set([
 ]);
 /** answers gathered per key (and argument variant) before they are given out again */
 const SAMPLES = 4;
+/** argument variants kept per key (pathcount, zone) */
+const VARIANTS = 8;
+/** after a drop, answers are not kept for this long (the query actors catch up with the change) */
+const SETTLE_MS = 1_000;
+/** a signed URL must stay valid this long after the cache could last hand it out */
+const SIGNED_MARGIN_MS = 60_000;
+/** the earliest expiry (ms) of the signed URLs in an answer (`e=` seconds), or Infinity */
+function expiryOf(reply: unknown): number {
+  let min = Infinity;
+  for (const p of (reply as { paths?: unknown }).paths instanceof Array ? (reply as { paths: unknown[] }).paths : []) {
+    const m = typeof p === "string" ? /[?&]e=(\d+)/.exec(p) : null;
+    if (m) min = Math.min(min, Number(m[1]) * 1000);
+  }
+  return min;
+}
 const fileKey = (domain: string, key: string) => `${domain}\u0000${key}`;
 
 type Args = Record<string, string>;
@@ -40,12 +59,12 @@ type Args = Record<string, string>;
 export class PathsCache {
   /** file → its answers, a few per argument variant (pathcount, zone) */
   private readonly entries = new Map<string, { at: number; replies: Map<string, unknown[]> }>();
-  /** file → the generation at which it was last dropped */
-  private readonly droppedAt = new Map<string, number>();
+  /** file → the generation and time at which it was last dropped */
+  private readonly droppedAt = new Map<string, { gen: number; at: number }>();
   private gen = 0;
-  private cleared = 0;
+  private cleared = { gen: 0, at: 0 };
 
-  constructor(private readonly ttlMs: number, private readonly maxEntries = 50_000) {}
+  constructor(private readonly ttlMs: number, private readonly maxEntries = 50_000, private readonly now: () => number = Date.now) {}
 
   get enabled(): boolean { return this.ttlMs > 0; }
 
@@ -54,7 +73,9 @@ export class PathsCache {
     if (!this.enabled || command !== "get_paths" || !args.domain || !args.key) return null;
     for (const k of Object.keys(args)) if (!CACHEABLE.has(k)) return null;
     if (!zbool.safeParse(args.noverify ?? "").data) return null;
-    return { file: fileKey(args.domain, args.key), variant: `${args.pathcount ?? ""}\u0000${args.zone ?? ""}` };
+    // "2", "02" and "2.0" ask for the same thing
+    const pathcount = args.pathcount === undefined || Number.isNaN(Number(args.pathcount)) ? args.pathcount ?? "" : String(Number(args.pathcount));
+    return { file: fileKey(args.domain, args.key), variant: `${pathcount}\u0000${args.zone ?? ""}` };
   }
 
   /** a token to pass to set() after the query actor answers */
@@ -62,7 +83,7 @@ export class PathsCache {
 
   get(s: { file: string; variant: string }): unknown {
     const e = this.entries.get(s.file);
-    if (!e || Date.now() - e.at > this.ttlMs) {
+    if (!e || this.now() - e.at > this.ttlMs) {
       if (e) this.entries.delete(s.file);
       miss.inc();
       return undefined;
@@ -74,34 +95,38 @@ export class PathsCache {
   }
 
   set(s: { file: string; variant: string }, reply: unknown, token: number): void {
+    const now = this.now();
     const dropped = this.droppedAt.get(s.file);
-    if ((dropped !== undefined && dropped > token) || this.cleared > token) return;
+    if (dropped && (dropped.gen > token || now - dropped.at < SETTLE_MS)) return;
+    if (this.cleared.gen > token || now - this.cleared.at < SETTLE_MS) return;
+    if (expiryOf(reply) < now + this.ttlMs + SIGNED_MARGIN_MS) return;
     const e = this.entries.get(s.file);
-    if (e && Date.now() - e.at <= this.ttlMs) {
+    if (e && now - e.at <= this.ttlMs) {
       const r = e.replies.get(s.variant);
-      if (!r) e.replies.set(s.variant, [reply]);
+      if (!r) { if (e.replies.size < VARIANTS) e.replies.set(s.variant, [reply]); }
       else if (r.length < SAMPLES) r.push(reply);
       return;
     }
     if (e) this.entries.delete(s.file);
     if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.set(s.file, { at: Date.now(), replies: new Map([[s.variant, [reply]]]) });
+    this.entries.set(s.file, { at: now, replies: new Map([[s.variant, [reply]]]) });
   }
 
   drop(domain: string, key: string): void {
     const f = fileKey(domain, key);
     this.entries.delete(f);
-    this.droppedAt.set(f, ++this.gen);
+    this.droppedAt.set(f, { gen: ++this.gen, at: this.now() });
     if (this.droppedAt.size > 50_000) {
-      // an answer slower than ~10k drops since it was asked for is not a concern
-      for (const [k, g] of this.droppedAt) if (g < this.gen - 10_000) this.droppedAt.delete(k);
+      // an answer slower than ~10k drops since it was asked for, and past its settling time, is not a concern
+      const now = this.now();
+      for (const [k, d] of this.droppedAt) if (d.gen < this.gen - 10_000 && now - d.at >= SETTLE_MS) this.droppedAt.delete(k);
     }
   }
 
   clear(): void {
     this.entries.clear();
     this.droppedAt.clear();
-    this.cleared = ++this.gen;
+    this.cleared = { gen: ++this.gen, at: this.now() };
   }
 
   /** What a forwarded command (other than a cached get_paths) may have changed: dropped. */

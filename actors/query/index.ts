@@ -64,6 +64,11 @@ export async function start(actor: ActorContext) {
     },
   });
 
+  // evictions published while this actor was cut off from NATS never reach it: start afresh
+  void (async () => {
+    for await (const s of actor.nc.status()) if (s.type === "reconnect") { cache.clear(); ctx.names.forget(); }
+  })().catch(() => {});
+
   // another query actor changed domains or classes
   const nameChanges = actor.nc.subscribe(subjects.namesChanged, { callback: () => ctx.names.forget() });
 
