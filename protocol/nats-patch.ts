@@ -1,8 +1,9 @@
 // nats.js 3.3.1 (pinned) answers every request twice: its resolver settles the request's promise,
 // then calls cancel(), which builds a RequestError("cancelled") (an Error and its stack capture) to
 // reject the promise already settled. That wasted Error is ~2 % of the CPU of a process that makes
-// many requests (the legacy tracker, the query actor). A request that has been answered is cancelled
-// here without building the error; an unanswered one (the connection closing) is cancelled as before.
+// many requests (the legacy tracker, the query actor). A request settled by its resolver (answered,
+// no responders, or failed when the connection closes) is released here without building the error;
+// a request cancelled with an error of its own (a timeout, a failed publish) goes the original way.
 import { RequestOne } from "@nats-io/nats-core/internal";
 
 const settled = Symbol("mogile.settled");
