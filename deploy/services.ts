@@ -250,7 +250,9 @@ async function startPostgres(o: { dataDir: string; port: number; logDir: string 
   // every acknowledged metadata write is durable (commits are fsynced, grouped under load);
   // MOGILE_PG_SYNC_COMMIT=off trades the last few hundred ms of commits on power loss for speed
   const syncCommit = process.env.MOGILE_PG_SYNC_COMMIT === "off" ? "off" : "on";
-  pgRun(path.join(bin, "pg_ctl"), ["-D", dir, "-l", logPath, "-o", `-p ${o.port} -c synchronous_commit=${syncCommit}`, "-w", "-t", "60", "start"], { stdio: "ignore" });
+  // a session left idle inside a transaction (its client gone mid-way) would hold its row locks,
+  // and every write waiting on them its connection, for ever: ended after a minute
+  pgRun(path.join(bin, "pg_ctl"), ["-D", dir, "-l", logPath, "-o", `-p ${o.port} -c synchronous_commit=${syncCommit} -c idle_in_transaction_session_timeout=60000`, "-w", "-t", "60", "start"], { stdio: "ignore" });
   const socket = ["-h", dir, "-p", String(o.port), "-U", "postgres"];
   // the password on stdin, never on a command line
   pgRun(path.join(bin, "psql"), [...socket, "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q"], { stdio: "ignore", input: `ALTER USER postgres PASSWORD '${password}';\n` });
@@ -271,6 +273,34 @@ async function startPostgres(o: { dataDir: string; port: number; logDir: string 
     url: `postgres://postgres:${password}@127.0.0.1:${o.port}/ferretdb`,
     async stop() { try { pgRun(path.join(bin, "pg_ctl"), ["-D", dir, "stop", "-m", "fast", "-w"], { stdio: "ignore" }); } catch { /* already down */ } },
   };
+}
+
+/**
+ * For a failed test: what the embedded metadata server of `dataDir` was doing (PostgreSQL's
+ * sessions and locks waited for, the last lines of its and FerretDB's logs); "" without one.
+ */
+export function metadataDiagnostics(dataDir: string, logDir = path.join(dataDir, "logs")): string {
+  const bin = pgBin();
+  const dir = path.join(dataDir, "pg");
+  if (!bin || !existsSync(dir)) return "";
+  const out: string[] = [];
+  // the guard's refusals and duplicate keys are routine (the writer retries): left out
+  const routine = /mogile_conflict|mogile_gone|duplicate key|^\S+ \S+ UTC \[\d+\] (CONTEXT|STATEMENT|DETAIL): /;
+  const tail = (file: string, n = 20) => {
+    try { return readFileSync(file, "utf8").split("\n").filter((l) => !routine.test(l)).slice(-n - 1).join("\n"); } catch { return "(none)"; }
+  };
+  try {
+    const real = realpathSync(dir);
+    const port = readFileSync(path.join(real, "postmaster.pid"), "utf8").split("\n")[3]?.trim();
+    out.push("pg_stat_activity:", pgRun(path.join(bin, "psql"), ["-h", real, "-p", String(port), "-U", "postgres", "-d", "ferretdb", "-At", "-c",
+      "SELECT pid, state, wait_event_type || ':' || wait_event, now() - xact_start, now() - query_start, left(regexp_replace(query, '\\s+', ' ', 'g'), 160) FROM pg_stat_activity WHERE datname = 'ferretdb' ORDER BY xact_start NULLS LAST",
+    ], { stdio: "pipe" }));
+  } catch (err) {
+    out.push(`pg_stat_activity: unavailable (${(err as Error).message.split("\n")[0]})`);
+  }
+  try { out.push("postgres log:", tail(path.join(realpathSync(dir), "server.log"))); } catch { /* none */ }
+  out.push("ferretdb log:", tail(path.join(logDir, "ferretdb.log")));
+  return out.join("\n");
 }
 
 export interface Metadata { url: string; services: Service[]; afterBootstrap(db: string): Promise<void> }

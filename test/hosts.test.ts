@@ -11,7 +11,7 @@ import type { ChildProcess } from "node:child_process";
 import { Net, canUseNetns, type Machine } from "./helpers/netns.ts";
 import { tempDir } from "./helpers/until.ts";
 import { generate } from "../deploy/generate.ts";
-import { REPO } from "../deploy/services.ts";
+import { REPO, metadataDiagnostics } from "../deploy/services.ts";
 
 interface Ctx { net: Net; dir: string; launchers: Map<string, ChildProcess>; servers: string; admin: string; app: string }
 const t = suite<Ctx>("hosts");
@@ -115,7 +115,9 @@ function test(name: string, fn: (ctx: Ctx) => Promise<void>): void {
         const file = path.join(ctx.dir, `${m.name}.log`);
         return existsSync(file) ? readFileSync(file, "utf8").split("\n").filter((l) => / (WARN|ERROR) |\[mogile\]/.test(l)).slice(-25).join("\n") : "";
       };
-      process.stderr.write(`\n[hosts] "${name}" failed; each machine's last warnings:\n${ctx.net.machines.map((m) => `--- ${m.name}\n${notable(m)}`).join("\n")}\n`);
+      // and the metadata server's sessions and logs, on the machine that runs it
+      const metadata = (m: Machine) => { try { return metadataDiagnostics(path.join(ctx.dir, m.name)); } catch (e) { return `metadata diagnostics failed: ${(e as Error).message}`; } };
+      process.stderr.write(`\n[hosts] "${name}" failed; each machine's last warnings:\n${ctx.net.machines.map((m) => `--- ${m.name}\n${notable(m)}\n${metadata(m)}`).join("\n")}\n`);
       throw err;
     }
   });
