@@ -3,9 +3,13 @@
 // on their own and carry on, and every acknowledged file is intact and at its copy count.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { spawn } from "node:child_process";
+import { openSync } from "node:fs";
+import path from "node:path";
 import { startTestCluster, type TestCluster } from "./helpers/cluster.ts";
 import { until } from "./helpers/until.ts";
-import { stopFerret, alive, metadata, putLoad, waitForPolicy, verifyEveryCopy, duplicateFids, linkedButNotAcked, summarize, log, type LoadResult } from "./helpers/faults.ts";
+import { kill, alive, metadata, putLoad, waitForPolicy, verifyEveryCopy, duplicateFids, linkedButNotAcked, summarize, log, type LoadResult } from "./helpers/faults.ts";
+import { stopProcess, waitForPort } from "../deploy/services.ts";
 
 const WORKERS = 6;
 const OUTAGE_MS = 3_000;
@@ -18,7 +22,11 @@ t.before(async (ctx) => {
 t.after(async (ctx) => { await ctx.tc?.stop(); });
 
 t("metadata - FerretDB restarted under load: actors reconnect and carry on", async ({ tc }) => {
-  if (!tc.cluster.services.some((s) => s.name === "ferretdb")) { log("no FerretDB in this cluster (MOGILE_MONGO_URL or mongod): skipped"); return; }
+  const services = tc.cluster.services;
+  const i = services.findIndex((s) => s.name === "ferretdb");
+  if (i < 0) { log("no FerretDB in this cluster (MOGILE_MONGO_URL or mongod): skipped"); return; }
+  const old = services[i].proc!;
+  const port = Number(/--listen-addr=127\.0\.0\.1:(\d+)/.exec(old.spawnargs.join(" "))![1]);
 
   const result: LoadResult = { acked: new Map(), tried: new Map(), errors: [], ops: 0 };
   let stopAt = Infinity;
@@ -29,12 +37,16 @@ t("metadata - FerretDB restarted under load: actors reconnect and carry on", asy
   try {
     await until(() => result.acked.size >= 50, 60_000, "load under way");
     const before = result.ops;
+    log(`killing FerretDB (port ${port}) after ${before} operations; back in ${OUTAGE_MS} ms`);
     const downAt = Date.now();
-    const ferret = (await stopFerret(tc.cluster, tc.dataDir))!;
-    log(`killed FerretDB (port ${ferret.port}) after ${before} operations; back in ${OUTAGE_MS} ms`);
+    await kill(old);
     await new Promise((r) => setTimeout(r, OUTAGE_MS));
     // the same server again: same binary, arguments, port and PostgreSQL backend
-    await ferret.restart();
+    const fd = openSync(path.join(tc.dataDir, "logs", "ferretdb.log"), "a");
+    const env = services[i].env ?? {};
+    const proc = spawn(old.spawnfile, old.spawnargs.slice(1), { stdio: ["ignore", fd, fd], env: { ...process.env, DO_NOT_TRACK: "1", ...env }, detached: true });
+    services[i] = { name: "ferretdb", proc, stop: () => stopProcess(proc), env };
+    await waitForPort(port, 30_000, "ferretdb", proc);
     const upAt = Date.now();
     log(`FerretDB back after ${upAt - downAt} ms`);
 

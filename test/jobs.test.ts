@@ -11,47 +11,7 @@ import { fidPath } from "../protocol/paths.ts";
 import { subjects } from "../protocol/subjects.ts";
 import { stopProcess } from "../deploy/services.ts";
 import { openStore, fileId } from "../actors/runtime/mongo.ts";
-import { createLogger, type Logger } from "../actors/runtime/log.ts";
-import { MetadataPause, metadataUnavailable } from "../actors/runtime/jobs.ts";
-import { stopFerret } from "./helpers/faults.ts";
-import { readFileSync } from "node:fs";
-
-const unit = suite("jobs: metadata pause");
-
-unit("the metadata server's unavailability is told from a job's own failure", () => {
-  for (const r of [
-    "Timed out while checking out a connection from connection pool",
-    "MongoServerSelectionError: connection 1 to 10.232.104.1:27017 closed",
-    "Server selection timed out after 5000 ms",
-    "connect ECONNREFUSED 127.0.0.1:27017",
-    "connection 3 to 127.0.0.1:40123 timed out",
-  ]) assert.ok(metadataUnavailable(r), r);
-  for (const r of ["fid 12: no device can take a copy", "404 not found", "source copy is 10 bytes, not 20"]) assert.not.ok(metadataUnavailable(r), r);
-});
-
-unit("a pause doubles from 1 s to 16 s while jobs keep failing, spreads their resumption, and ends on a success", () => {
-  let now = 0;
-  const lines: string[] = [];
-  const logger = { warn: (m: string) => lines.push(`warn ${m}`), info: (m: string) => lines.push(`info ${m}`) } as unknown as Logger;
-  const p = new MetadataPause(logger, "replicate", () => now);
-  assert.is(p.waitMs(), 0);
-  p.trip("Timed out while checking out a connection from connection pool");
-  assert.ok(p.paused);
-  const w = p.waitMs();
-  assert.ok(w >= 1_000 && w < 2_000, `first pause ${w}`);
-  p.trip("again, same burst");
-  assert.ok(p.waitMs() < 2_000, "one burst trips once");
-  const pauses: number[] = [];
-  for (let i = 0; i < 6; i++) { now += 20_000; p.trip("still down"); pauses.push(p.waitMs()); }
-  assert.ok(pauses[0] >= 2_000 && pauses[0] < 4_000, `second pause ${pauses[0]}`);
-  assert.ok(pauses.slice(3).every((x) => x >= 16_000 && x < 32_000), `capped at 16 s (+ spread): ${pauses}`);
-  p.ok();
-  assert.not.ok(p.paused);
-  assert.is(p.waitMs(), 0);
-  assert.equal(lines, ["warn metadata server unavailable: replicate jobs paused", "info metadata server available again: replicate jobs resumed"]);
-});
-
-unit.run();
+import { createLogger } from "../actors/runtime/log.ts";
 
 const t = suite<{ tc: TestCluster }>("jobs");
 t.before(async (ctx) => {
@@ -90,29 +50,6 @@ t("replicator - a job it can never do is recorded and listed for operators", asy
   assert.match(failed.error, /no copy/);
   const r = await fetch(`${tc.cluster.httpUrl}/v1/admin/failed-jobs?kind=replicate`, { headers: { authorization: `Bearer ${tc.cluster.adminKey}` } });
   assert.ok((await r.json()).jobs.some((j: { fid: number }) => j.fid === 999_999), "listed over HTTP too");
-});
-
-t("replicator - jobs are held while the metadata server is away, not failed until they give up", async ({ tc }) => {
-  await tc.client.createClass("d", "two", 2);
-  await tc.client.put("d", "outage", Buffer.from("copied once the metadata server is back"), { class: "one" });
-  const info = await tc.client.fileInfo("d", "outage");
-  assert.is(info.devids!.length, 1);
-  const ferret = await stopFerret(tc.cluster, tc.dataDir);
-  if (!ferret) return; // a real MongoDB: nothing to stop here
-  try {
-    // a replicate job as create_close queues it (its first delivery needs no metadata read): the
-    // copy is made, but recording it needs the metadata server. Three attempts 200 ms apart are
-    // all this suite allows, so a job failing on each would have given up long before the return.
-    await jetstream(tc.client.nc).publish(subjects.replicateJob, JSON.stringify({ fid: info.fid, domain: "d", key: "outage", class: "two", length: info.length, devids: info.devids, reason: "test", ts: Date.now() }));
-    await new Promise((r) => setTimeout(r, 6_000));
-  } finally {
-    await ferret.restart();
-  }
-  await until(async () => ((await tc.client.fileInfo("d", "outage")).devids?.length ?? 0) === 2, 60_000, "the second copy recorded");
-  const logs = tc.cluster.actors.filter((a) => a.role === "replicator").map((a) => readFileSync(path.join(tc.dataDir, "logs", `${a.instance}.log`), "utf8")).join("\n");
-  assert.match(logs, /metadata server unavailable: replicate jobs paused/);
-  assert.match(logs, /replicate jobs resumed/);
-  assert.not.match(logs, new RegExp(`failed for good.*fid=${info.fid}\\b`));
 });
 
 t.run();

@@ -14,57 +14,6 @@ export const ack: Outcome = { kind: "ack" };
 export const retry = (reason: string): Outcome => ({ kind: "retry", reason });
 export const fatal = (reason: string): Outcome => ({ kind: "fatal", reason });
 
-/**
- * A job that failed because the metadata server cannot be reached or is swamped (not because of
- * the job): every job would fail the same way for now.
- */
-export const metadataUnavailable = (reason: string) =>
-  /MongoServerSelectionError|MongoWaitQueueTimeoutError|MongoNetwork|PoolCleared|checking out a connection from connection pool|Server selection timed out|connection \d+ to \S+ closed|connection .*timed out|ECONNREFUSED|ECONNRESET/i.test(reason);
-
-/** the longest pause of a job actor while the metadata server is unavailable (doubles from 1 s) */
-const PAUSE_MAX_MS = 16_000;
-/** a job held through pauses for this long is given back to the queue as a failed attempt */
-const HOLD_MAX_MS = 5 * 60_000;
-
-/**
- * While the metadata server is unavailable, a job actor stops starting jobs instead of failing
- * each one (which would use up their attempts, then dead-letter them, and swamp the server again
- * the moment it is back): the jobs in hand wait (kept alive) and run once the pause is over, the
- * pause doubling while they keep failing; they resume spread over the pause, not all at once.
- */
-export class MetadataPause {
-  private until = 0;
-  private delay = 0;
-  constructor(private readonly log: Logger, private readonly kind: string, private readonly now: () => number = Date.now) {}
-
-  get paused(): boolean { return this.now() < this.until; }
-
-  /** A job failed for want of the metadata server. */
-  trip(reason: string): void {
-    const now = this.now();
-    if (now < this.until) return; // tripped already by another job of the same burst
-    if (this.delay === 0) this.log.warn(`metadata server unavailable: ${this.kind} jobs paused`, { reason });
-    this.delay = Math.min(PAUSE_MAX_MS, Math.max(1_000, this.delay * 2));
-    this.until = now + this.delay;
-  }
-
-  /** A job reached the metadata server. */
-  ok(): void {
-    if (this.delay === 0) return;
-    this.log.info(`metadata server available again: ${this.kind} jobs resumed`);
-    this.delay = 0;
-    this.until = 0;
-  }
-
-  /** How long a job should wait before it starts (0: now), spread over the current pause. */
-  waitMs(): number {
-    const left = this.until - this.now();
-    return left > 0 ? left + Math.floor(Math.random() * this.delay) : 0;
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** redelivery after an actor died holding a job (ms), and how often a running job says it is alive */
 const ACK_WAIT_MS = 15_000;
 const ALIVE_MS = 5_000;
@@ -110,7 +59,6 @@ export async function startJobLoop<J>(o: JobLoopOptions<J>): Promise<ActorHandle
   const messages = await consumer.consume({ max_messages: o.concurrency, expires: 5_000 });
   const inflight = new Set<Promise<void>>();
   let draining = false;
-  const pause = new MetadataPause(o.log, o.kind);
 
   const settle = async (m: JsMsg) => {
     const attempt = m.info.deliveryCount;
@@ -126,20 +74,10 @@ export async function startJobLoop<J>(o: JobLoopOptions<J>): Promise<ActorHandle
     // a long job (a big copy) tells JetStream it is alive, so it is not redelivered meanwhile
     const alive = setInterval(() => m.working(), ALIVE_MS);
     const t0 = metrics.start(attempt);
-    const held = Date.now();
     try {
-      for (;;) {
-        // held (not failed) while the metadata server is unavailable
-        for (let w = pause.waitMs(); w > 0 && !draining; w = pause.waitMs()) await sleep(Math.min(w, 1_000));
-        try {
-          outcome = await o.handle(job, attempt, m.seq);
-        } catch (err) {
-          outcome = retry(err instanceof Error ? err.message : String(err));
-        }
-        if (outcome.kind !== "retry" || !metadataUnavailable(outcome.reason)) { pause.ok(); break; }
-        pause.trip(outcome.reason);
-        if (draining || Date.now() - held > HOLD_MAX_MS) break;
-      }
+      outcome = await o.handle(job, attempt, m.seq);
+    } catch (err) {
+      outcome = retry(err instanceof Error ? err.message : String(err));
     } finally {
       clearInterval(alive);
     }

@@ -1,10 +1,7 @@
 // Helpers for the fault-injection suites: load generators, kill -9, and the two checks every suite
 // makes — no acknowledged file is lost (every copy reads back byte-identical) and every file is
 // back at its class policy.
-import { spawn, type ChildProcess } from "node:child_process";
-import { openSync } from "node:fs";
-import path from "node:path";
-import { stopProcess, waitForPort } from "../../deploy/services.ts";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import type { Cluster } from "../../deploy/cluster.ts";
 import type { MogileClient } from "../../protocol/client.ts";
@@ -23,29 +20,6 @@ export async function kill(proc: ChildProcess, signal: NodeJS.Signals = "SIGKILL
   const exited = new Promise((r) => proc.once("exit", r));
   proc.kill(signal);
   await exited;
-}
-
-/**
- * Kill the cluster's embedded FerretDB (PostgreSQL stays up); `restart()` starts the same server
- * again (same binary, arguments, port and backend). Null when the cluster has none (MOGILE_MONGO_URL, mongod).
- */
-export async function stopFerret(cluster: Cluster, dataDir: string): Promise<{ port: number; restart(): Promise<void> } | null> {
-  const services = cluster.services;
-  const i = services.findIndex((s) => s.name === "ferretdb");
-  if (i < 0) return null;
-  const old = services[i].proc!;
-  const port = Number(/--listen-addr=127\.0\.0\.1:(\d+)/.exec(old.spawnargs.join(" "))![1]);
-  await kill(old);
-  return {
-    port,
-    async restart() {
-      const fd = openSync(path.join(dataDir, "logs", "ferretdb.log"), "a");
-      const env = services[i].env ?? {};
-      const proc = spawn(old.spawnfile, old.spawnargs.slice(1), { stdio: ["ignore", fd, fd], env: { ...process.env, DO_NOT_TRACK: "1", ...env }, detached: true });
-      services[i] = { name: "ferretdb", proc, stop: () => stopProcess(proc), env };
-      await waitForPort(port, 30_000, "ferretdb", proc);
-    },
-  };
 }
 
 export const alive = (p: ChildProcess) => p.exitCode === null && p.signalCode === null;
