@@ -250,9 +250,7 @@ async function startPostgres(o: { dataDir: string; port: number; logDir: string 
   // every acknowledged metadata write is durable (commits are fsynced, grouped under load);
   // MOGILE_PG_SYNC_COMMIT=off trades the last few hundred ms of commits on power loss for speed
   const syncCommit = process.env.MOGILE_PG_SYNC_COMMIT === "off" ? "off" : "on";
-  // a session left idle inside a transaction (its client gone mid-way) would hold its row locks,
-  // and every write waiting on them its connection, for ever: ended after a minute
-  pgRun(path.join(bin, "pg_ctl"), ["-D", dir, "-l", logPath, "-o", `-p ${o.port} -c synchronous_commit=${syncCommit} -c idle_in_transaction_session_timeout=60000`, "-w", "-t", "60", "start"], { stdio: "ignore" });
+  pgRun(path.join(bin, "pg_ctl"), ["-D", dir, "-l", logPath, "-o", `-p ${o.port} -c synchronous_commit=${syncCommit}`, "-w", "-t", "60", "start"], { stdio: "ignore" });
   const socket = ["-h", dir, "-p", String(o.port), "-U", "postgres"];
   // the password on stdin, never on a command line
   pgRun(path.join(bin, "psql"), [...socket, "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q"], { stdio: "ignore", input: `ALTER USER postgres PASSWORD '${password}';\n` });
