@@ -277,7 +277,7 @@ async function startPostgres(o: { dataDir: string; port: number; logDir: string 
  * For a failed test: what the embedded metadata server of `dataDir` was doing (PostgreSQL's
  * sessions and locks waited for, the last lines of its and FerretDB's logs); "" without one.
  */
-export function metadataDiagnostics(dataDir: string, logDir = path.join(dataDir, "logs")): string {
+export function metadataDiagnostics(dataDir: string, logDir = path.join(dataDir, "logs"), exec: string[] = []): string {
   const bin = pgBin();
   const dir = path.join(dataDir, "pg");
   if (!bin || !existsSync(dir)) return "";
@@ -298,6 +298,17 @@ export function metadataDiagnostics(dataDir: string, logDir = path.join(dataDir,
   }
   try { out.push("postgres log:", tail(path.join(realpathSync(dir), "server.log"))); } catch { /* none */ }
   out.push("ferretdb log:", tail(path.join(logDir, "ferretdb.log")));
+  // FerretDB's goroutines, grouped (MOGILE_FERRETDB_DEBUG=1); `exec` runs curl where it listens
+  const debugFile = path.join(dataDir, "ferretdb", "debug-addr");
+  if (existsSync(debugFile)) {
+    try {
+      const url = `http://${readFileSync(debugFile, "utf8").trim()}/debug/pprof/goroutine?debug=1`;
+      const [cmd, ...args] = [...exec, "curl", "-s", "-m", "10", url];
+      out.push("ferretdb goroutines:", execFileSync(cmd, args, { encoding: "utf8", maxBuffer: 64 << 20 }).slice(0, 200_000));
+    } catch (err) {
+      out.push(`ferretdb goroutines: unavailable (${(err as Error).message.split("\n")[0]})`);
+    }
+  }
   return out.join("\n");
 }
 
@@ -330,10 +341,17 @@ export async function startMetadata(o: { dataDir: string; logDir: string; port?:
   const fd = logFile(o.logDir, "ferretdb");
   for (let i = 1; ; i++) {
     const p = i === 1 ? port : await freePort();
+    // MOGILE_FERRETDB_DEBUG=1 (tests): FerretDB's pprof handler on a loopback port, noted in the
+    // state dir for metadataDiagnostics (goroutine dumps when the server stalls)
+    let debug = "-";
+    if (process.env.MOGILE_FERRETDB_DEBUG === "1") {
+      debug = `127.0.0.1:${await freePort()}`;
+      writeFileSync(path.join(state, "debug-addr"), debug);
+    }
     const proc = spawn(path.join(TOOLS, "ferretdb"), [
       "--handler=postgresql",
       `--listen-addr=${listen}:${p}`, "--repl-set-name=rs0",
-      `--state-dir=${state}`, "--debug-addr=-", "--telemetry=disable", "--log-level=error",
+      `--state-dir=${state}`, `--debug-addr=${debug}`, "--telemetry=disable", "--log-level=error",
     ], { stdio: ["ignore", fd, fd], env: { ...process.env, DO_NOT_TRACK: "1", FERRETDB_POSTGRESQL_URL: pg.url }, detached: true }); // the URL holds the password: not on the command line
     try {
       await waitForPort(p, 30_000, "ferretdb", proc, listen);

@@ -7,7 +7,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { cpSync, chmodSync, mkdirSync, readFileSync, rmSync, existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import type { ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { Net, canUseNetns, type Machine } from "./helpers/netns.ts";
 import { tempDir } from "./helpers/until.ts";
 import { generate } from "../deploy/generate.ts";
@@ -30,7 +30,7 @@ const exited = (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== nul
 function launch(ctx: Ctx, m: Machine): void {
   const p = ctx.net.spawn(m, [process.execPath, "--import", "tsx", path.join(REPO, "deploy", "launch.ts"), "--config", path.join(ctx.dir, "cfg", m.name, "node.json")], {
     cwd: REPO,
-    env: { ...process.env, MOGILE_MONGO_URL: "", MOGILE_REPAIR_AFTER_MS: String(REPAIR_AFTER_MS) },
+    env: { ...process.env, MOGILE_MONGO_URL: "", MOGILE_REPAIR_AFTER_MS: String(REPAIR_AFTER_MS), MOGILE_FERRETDB_DEBUG: "1" },
     logFile: path.join(ctx.dir, `${m.name}.log`),
   });
   ctx.launchers.set(m.name, p);
@@ -116,8 +116,10 @@ function test(name: string, fn: (ctx: Ctx) => Promise<void>): void {
         return existsSync(file) ? readFileSync(file, "utf8").split("\n").filter((l) => / (WARN|ERROR) |\[mogile\]/.test(l)).slice(-25).join("\n") : "";
       };
       // and the metadata server's sessions and logs, on the machine that runs it
-      const metadata = (m: Machine) => { try { return metadataDiagnostics(path.join(ctx.dir, m.name)); } catch (e) { return `metadata diagnostics failed: ${(e as Error).message}`; } };
-      process.stderr.write(`\n[hosts] "${name}" failed; each machine's last warnings:\n${ctx.net.machines.map((m) => `--- ${m.name}\n${notable(m)}\n${metadata(m)}`).join("\n")}\n`);
+      const metadata = (m: Machine) => { try { return metadataDiagnostics(path.join(ctx.dir, m.name), undefined, ["ip", "netns", "exec", m.ns]); } catch (e) { return `metadata diagnostics failed: ${(e as Error).message}`; } };
+      // each machine's TCP connections to or from the metadata server's port, with their queues
+      const sockets = (m: Machine) => { try { return execFileSync("ip", ["netns", "exec", m.ns, "ss", "-tnoH", "( sport = :27017 or dport = :27017 )"], { encoding: "utf8" }).trim().split("\n").slice(0, 60).join("\n"); } catch (e) { return `ss failed: ${(e as Error).message}`; } };
+      process.stderr.write(`\n[hosts] "${name}" failed; each machine's last warnings:\n${ctx.net.machines.map((m) => `--- ${m.name}\n${notable(m)}\n${metadata(m)}\nsockets (27017):\n${sockets(m)}`).join("\n")}\n`);
       throw err;
     }
   });
