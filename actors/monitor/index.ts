@@ -21,6 +21,9 @@ const Config = z.object({
   MOGILE_MONITOR_PROBE_MS: z.coerce.number().int().positive().default(15_000),
 });
 
+/** after a failed test write, the next one comes this soon (ms) */
+const PROBE_RETRY_MS = 3_000;
+
 /**
  * Observed state: unreachable without a recent heartbeat; unmounted when its agent reports the
  * device directory without its marker (neither read nor written); readable when the device says
@@ -64,7 +67,10 @@ export async function start(ctx: ActorContext) {
         // MogileFS can_delete_from: only devices that may be written are test-written
         if (!hb || now - hb.receivedAt > cfg.MOGILE_HEARTBEAT_TIMEOUT_MS || hb.mounted === false || host?.status !== "alive" || (dev.status !== "alive" && dev.status !== "drain")) return;
         const prev = probes.get(devid);
-        if (prev && now - prev.at < cfg.MOGILE_MONITOR_PROBE_MS) return;
+        // a failed test write is tried again sooner: one slow answer (a busy start) should not
+        // keep a device out of placement for a whole period
+        const every = prev?.ok === false ? Math.min(cfg.MOGILE_MONITOR_PROBE_MS, PROBE_RETRY_MS) : cfg.MOGILE_MONITOR_PROBE_MS;
+        if (prev && now - prev.at < every) return;
         const base = devices.baseUrl(devid);
         if (!base) return;
         const r = await probeDevice(base, devid, 2_000);

@@ -60,10 +60,11 @@ try {
         if (roll < 0.7 || mine.length < 5) {
           const key = `${a.prefix}/${n}`;
           const body = randomBytes(1024 + Math.floor(Math.random() * 16_384));
+          const t0 = Date.now();
           await retrying(`store ${key}`, () => client.put(a.domain, key, body), stats);
           mine.push({ key, sha: sha(body) });
           stats.stored++;
-          appendFileSync(a.out, JSON.stringify({ op: "put", key, sha: sha(body), t: Date.now() }) + "\n");
+          appendFileSync(a.out, JSON.stringify({ op: "put", key, sha: sha(body), t0, t: Date.now() }) + "\n");
         } else if (roll < 0.9) {
           const f = mine[Math.floor(Math.random() * mine.length)];
           const got = await retrying(`read ${f.key}`, async () => sha(await readAll((await client.get(a.domain, f.key)).body)), stats);
