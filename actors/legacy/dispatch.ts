@@ -60,14 +60,14 @@ export function dispatcher(o: DispatchOptions): (line: string) => Promise<string
       // the argstring's strings go as they are: the zod schemas coerce "1"/"0" and numbers
       const reply = await o.client.rpc(command, body as never, o.timeoutMs);
       if (slot) paths!.set(slot, reply, token);
-      else paths?.forwarded(command, body);
       return okLine(flatten(command, reply, args), callid);
     } catch (err) {
-      if (!slot) paths?.forwarded(command, body);
       // MogileFS's own wording: tools and apps match on it
       if (err instanceof MogileError) return errLine(err.code, classicErrorText(err.code, err.message), callid);
       o.log.error("legacy command failed", { command, err });
       return errLine("failure", `${errorTexts.failure}: ${(err as Error)?.message ?? String(err)}`, callid);
+    } finally {
+      if (!slot) paths?.forwarded(command, body);
     }
   };
 }
