@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 TOOLS=$ROOT/.tools/bin
-NATS_VERSION=v2.12.1
+NATS_VERSION=v2.12.15
 FERRET_VERSION=v1.24.2
 mkdir -p "$TOOLS"
 log() { echo "[setup] $*" >&2; }

@@ -5,7 +5,7 @@
 // Clients run inside the machines. Needs root (CI runs as root); skipped otherwise.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { cpSync, chmodSync, mkdirSync, readFileSync, rmSync, existsSync, writeFileSync } from "node:fs";
+import { cpSync, chmodSync, mkdirSync, readFileSync, readdirSync, rmSync, existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { execFileSync, type ChildProcess } from "node:child_process";
 import { Net, canUseNetns, type Machine } from "./helpers/netns.ts";
@@ -58,8 +58,12 @@ const rpc = async (ctx: Ctx, m: Machine, command: string, args: Record<string, u
   (await client(ctx, m, { mode: "rpc", command, args, nkey: ctx.admin }, 60_000)).result();
 
 /** Until `m`'s NATS node says its JetStream is current (nats-server /healthz): an operator's check before restarting the next machine. */
-const healthy = (ctx: Ctx, m: Machine) => waitFor(`${m.name}'s NATS node healthy (JetStream current)`, 120_000, async () =>
-  (await client<{ code: number }>(ctx, m, { mode: "healthz", port: 8222 }, 15_000)).result().code === 200);
+const healthy = (ctx: Ctx, m: Machine) => waitFor(`${m.name}'s NATS node healthy (JetStream current)`, 120_000, async () => {
+  const { code, body } = (await client<{ code: number; body: string }>(ctx, m, { mode: "healthz", port: 8222 }, 15_000)).result();
+  // what it says while it is not is the last thing a timeout reports
+  if (code !== 200) throw new Error(`/healthz ${code}: ${body.trim()}`);
+  return true;
+});
 
 /** Observed states of the devices, asked on `m`. */
 async function observed(ctx: Ctx, m: Machine): Promise<Record<number, string>> {
@@ -119,7 +123,13 @@ function test(name: string, fn: (ctx: Ctx) => Promise<void>): void {
       const metadata = (m: Machine) => { try { return metadataDiagnostics(path.join(ctx.dir, m.name), undefined, ["ip", "netns", "exec", m.ns]); } catch (e) { return `metadata diagnostics failed: ${(e as Error).message}`; } };
       // each machine's TCP connections to or from the metadata server's port, with their queues
       const sockets = (m: Machine) => { try { return execFileSync("ip", ["netns", "exec", m.ns, "ss", "-tnoH", "( sport = :27017 or dport = :27017 )"], { encoding: "utf8" }).trim().split("\n").slice(0, 60).join("\n"); } catch (e) { return `ss failed: ${(e as Error).message}`; } };
-      process.stderr.write(`\n[hosts] "${name}" failed; each machine's last warnings:\n${ctx.net.machines.map((m) => `--- ${m.name}\n${notable(m)}\n${metadata(m)}\nsockets (27017):\n${sockets(m)}`).join("\n")}\n`);
+      // each NATS node's own warnings (routes, elections, catch-ups, health checks)
+      const natsLog = (m: Machine) => {
+        const dir = path.join(ctx.dir, m.name, "logs");
+        const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith("nats")).map((f) => path.join(dir, f)) : [];
+        return files.map((f) => `${path.basename(f)}:\n${readFileSync(f, "utf8").split("\n").filter((l) => /\[(WRN|ERR|FTL)\]/.test(l)).slice(-40).join("\n")}`).join("\n");
+      };
+      process.stderr.write(`\n[hosts] "${name}" failed; each machine's last warnings:\n${ctx.net.machines.map((m) => `--- ${m.name}\n${notable(m)}\n${metadata(m)}\nsockets (27017):\n${sockets(m)}\nNATS node:\n${natsLog(m)}`).join("\n")}\n`);
       throw err;
     }
   });
