@@ -2,7 +2,7 @@
 // round trip to a query actor (that hop is most of the cost of a classic get_paths).
 //
 // An answer is kept MOGILE_LEGACY_PATHS_CACHE_MS (2 s; 0 turns this off) and dropped sooner:
-// - when any tracker publishes that the file changed (`mogile.event.file.changed`: stored anew,
+// - when any tracker publishes that the file changed (`mogile.event.file.changed`: overwritten,
 //   deleted, renamed, replicated, repaired);
 // - when this actor forwards a command naming the key (delete, rename, create_close, ...), before
 //   and after it runs, so a client never reads its own change stale;
