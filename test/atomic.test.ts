@@ -6,7 +6,7 @@ import { readFileSync, rmSync, statSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { MongoClient } from "mongodb";
-import { startMetadata, type Metadata } from "../deploy/services.ts";
+import { startMetadata, type Metadata } from "../deploy/metadata.ts";
 import { openStore, reconnectClient, type Store } from "../actors/runtime/mongo.ts";
 import { createLogger } from "../actors/runtime/log.ts";
 import { tempDir } from "./helpers/until.ts";

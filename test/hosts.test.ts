@@ -11,7 +11,8 @@ import { execFileSync, type ChildProcess } from "node:child_process";
 import { Net, canUseNetns, type Machine } from "./helpers/netns.ts";
 import { tempDir } from "./helpers/until.ts";
 import { generate } from "../deploy/generate.ts";
-import { REPO, metadataDiagnostics } from "../deploy/services.ts";
+import { REPO } from "../deploy/services.ts";
+import { metadataDiagnostics } from "../deploy/metadata.ts";
 
 interface Ctx { net: Net; dir: string; launchers: Map<string, ChildProcess>; servers: string; admin: string; app: string }
 const t = suite<Ctx>("hosts");

@@ -8,7 +8,7 @@ import { chmodSync, existsSync, lstatSync, mkdtempSync, readlinkSync, realpathSy
 import os from "node:os";
 import path from "node:path";
 import { MongoClient } from "mongodb";
-import { startMetadata, type Metadata } from "../deploy/services.ts";
+import { startMetadata, type Metadata } from "../deploy/metadata.ts";
 
 /** starts the embedded metadata server (never an outside MOGILE_MONGO_URL) */
 async function embedded(dataDir: string, logDir: string): Promise<Metadata> {

@@ -8,9 +8,10 @@ import { createHash, createHmac, randomBytes } from "node:crypto";
 import { Readable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import {
-  canonicalRequest, chunkedDecoder, parseAuth, presign, signHeaders, signingKey, verify,
+  canonicalRequest, parseAuth, presign, signHeaders, signingKey, verify,
   SigV4Error, EMPTY_SHA256, type Parsed, type SigRequest,
 } from "../actors/s3/sigv4.ts";
+import { chunkedDecoder } from "../actors/s3/aws_chunked.ts";
 
 // The AWS documentation examples (S3 API reference, "Signature Calculations for the Authorization
 // Header", "Authenticating Requests: Using Query Parameters", "Transferring Payload in Multiple Chunks")

@@ -211,7 +211,7 @@ async function checkAtomicity(db: Db): Promise<boolean> {
     if (/mogile_conflict/.test((err as Error).message)) return true;
     throw err;
   }
-  throw new Error("the metadata server is FerretDB without mogile's atomicity guard: updates could be lost (start it with deploy/services.ts, which installs deploy/metadata-guard.sql)");
+  throw new Error("the metadata server is FerretDB without mogile's atomicity guard: updates could be lost (start it with deploy/metadata.ts, which installs deploy/metadata-guard.sql)");
 }
 
 /**
