@@ -219,7 +219,9 @@ export class Cluster {
     for (const h of specs) await this.addDevices(h.host, h.devids, h.root);
     // storage agents start once registered (their NATS user is bound to their host id)
     for (const h of specs) started.push(this.startStorage(h.host, h.devids, h.port, h));
-    await Promise.all(started);
+    // every start settles before a failure is reported: the caller's stop() then finds every process
+    const failed = (await Promise.allSettled(started)).find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
     return this;
   }
 
@@ -236,7 +238,7 @@ export class Cluster {
 
   /** Start (or restart) a storage agent; its devices must have been added (`addDevices`). */
   async startStorage(host: string, devids: number[], port?: number, spec: Partial<StorageSpec> = {}): Promise<StorageHost> {
-    const p = port ?? (await freePort());
+    const p = port ?? (await freePort(this.address));
     if (port) await assertPortFree(port, `storage ${host}`, this.address);
     const root = spec.root ?? this.storageRoot(host);
     const hostid = await this.registerHost(host, p, devids, spec);
@@ -253,9 +255,10 @@ export class Cluster {
       ...(spec.zone ? { MOGILE_STORAGE_ZONE: spec.zone } : {}),
     });
     this.releaseOnExit(proc, metrics.port);
-    await waitForPort(p, START_WAIT_MS, `storage ${host}`, proc, this.address);
+    // listed before it is ready: a start that fails elsewhere meanwhile must still stop it
     const s: StorageHost = { host, port: p, url: `${this.scheme}://${this.address}:${p}`, devids, root, proc, metricsUrl: metrics.url };
     this.storage = this.storage.filter((x) => x.host !== host).concat(s);
+    await waitForPort(p, START_WAIT_MS, `storage ${host}`, proc, this.address);
     return s;
   }
 
@@ -313,21 +316,21 @@ export class Cluster {
     const instance = `${role}-${++this.counter}`;
     const extra = { ...this.natsUser(role), ...env };
     if (role === "gateway") {
-      const port = this.opts.httpPort ?? (await freePort());
+      const port = this.opts.httpPort ?? (await freePort(this.address));
       if (this.opts.httpPort) await assertPortFree(port, "gateway", this.address);
       extra.MOGILE_HTTP_PORT = String(port);
       if (this.opts.address) extra.MOGILE_HTTP_HOST = this.address;
       this.httpUrl = `${this.scheme}://${this.address}:${port}`;
     }
     if (role === "legacy") {
-      const port = this.opts.legacyPort ?? (await freePort());
+      const port = this.opts.legacyPort ?? (await freePort(this.address));
       if (this.opts.legacyPort) await assertPortFree(port, "legacy", this.address);
       extra.MOGILE_LEGACY_PORT = String(port);
       if (this.opts.address) extra.MOGILE_LEGACY_BIND = this.address;
       this.legacyPort = port;
     }
     if (role === "s3") {
-      const port = this.opts.s3Port ?? (await freePort());
+      const port = this.opts.s3Port ?? (await freePort(this.address));
       if (this.opts.s3Port) await assertPortFree(port, "s3", this.address);
       extra.MOGILE_S3_PORT = String(port);
       if (this.opts.address) extra.MOGILE_S3_HOST = this.address;
@@ -336,11 +339,12 @@ export class Cluster {
     const metrics = await this.metricsPort();
     const proc = this.spawn(role, instance, { ...metrics.env, ...extra });
     this.releaseOnExit(proc, metrics.port);
+    // listed before it is ready: a start that fails elsewhere meanwhile must still stop it
+    const a = { role, instance, proc, metricsUrl: metrics.url };
+    this.actors.push(a);
     if (role === "s3") await waitForPort(Number(extra.MOGILE_S3_PORT), START_WAIT_MS, "s3", proc, this.address);
     if (role === "gateway") await waitForPort(Number(extra.MOGILE_HTTP_PORT), START_WAIT_MS, "gateway", proc, this.address);
     if (role === "legacy") await waitForPort(Number(extra.MOGILE_LEGACY_PORT), START_WAIT_MS, "legacy", proc, this.address);
-    const a = { role, instance, proc, metricsUrl: metrics.url };
-    this.actors.push(a);
     return a;
   }
 

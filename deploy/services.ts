@@ -19,12 +19,52 @@ export interface Service {
   reload?(): void;
 }
 
-export function freePort(): Promise<number> {
+/**
+ * A port nothing listens on, for a server about to start. Picked below the kernel's ephemeral range
+ * (`ip_local_port_range`), so the many outgoing connections of a busy machine cannot take it between
+ * this check and the server's listen (a port 0 answer is inside that range: a test cluster once lost
+ * a storage agent to EADDRINUSE that way). A port handed out stays reserved in this process for
+ * two minutes. Falls back to the kernel's choice when that range leaves too little room below it.
+ */
+export async function freePort(host = "127.0.0.1"): Promise<number> {
+  const now = Date.now();
+  for (const [p, until] of handedOut) if (until < now) handedOut.delete(p);
+  const lo = 10_000, hi = ephemeralLow() - 1;
+  for (let i = 0; i < 50 && hi - lo >= 1_000; i++) {
+    const p = lo + Math.floor(Math.random() * (hi - lo + 1));
+    if (handedOut.has(p) || !(await canListen(p, host))) continue;
+    handedOut.set(p, now + 120_000);
+    return p;
+  }
+  return kernelPort(host);
+}
+const handedOut = new Map<number, number>();
+
+/** the first port of the kernel's ephemeral range (Linux; 32768 where it cannot be read) */
+function ephemeralLow(): number {
+  try {
+    const lo = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    return Number.isInteger(lo) && lo > 0 ? lo : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+function canListen(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.unref();
+    s.once("error", () => resolve(false));
+    s.listen(port, host, () => s.close(() => resolve(true)));
+  });
+}
+
+function kernelPort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.unref();
     s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
+    s.listen(0, host, () => {
       const port = (s.address() as net.AddressInfo).port;
       s.close(() => resolve(port));
     });
