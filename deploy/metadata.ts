@@ -172,6 +172,50 @@ async function startPostgres(o: { dataDir: string; port: number; logDir: string 
  * For a failed test: what the embedded metadata server of `dataDir` was doing (PostgreSQL's
  * sessions and locks waited for, the last lines of its and FerretDB's logs); "" without one.
  */
+/**
+ * metadataDiagnostics' answer in a few lines, for the end of a failure's output (where a truncated
+ * log still shows it): PostgreSQL sessions by state and wait, the oldest transaction, and how many
+ * of FerretDB's goroutines wait for a pooled PostgreSQL connection.
+ */
+export function summarizeMetadataDiagnostics(text: string): string {
+  if (!text) return "no embedded metadata server here";
+  const lines = text.split("\n");
+  const out: string[] = [];
+  const start = lines.indexOf("pg_stat_activity:");
+  if (start >= 0) {
+    const sessions = lines.slice(start + 1).filter((l) => /^\d+\|/.test(l)).map((l) => l.split("|"));
+    const by = new Map<string, number>();
+    for (const f of sessions) {
+      const k = `${f[1] || "?"}${f[2] ? ` (${f[2]})` : ""}`;
+      by.set(k, (by.get(k) ?? 0) + 1);
+    }
+    const oldest = sessions.find((f) => f[3]);
+    out.push(`postgres: ${sessions.length} sessions: ${[...by].map(([k, n]) => `${n} ${k}`).join(", ") || "none"}` +
+      (oldest ? `; oldest transaction ${oldest[3]} (${oldest[1]}): ${(oldest[5] ?? "").slice(0, 100)}` : ""));
+  } else {
+    const why = lines.find((l) => l.startsWith("pg_stat_activity: unavailable"));
+    if (why) out.push(`postgres: ${why}`);
+  }
+  const g = lines.findIndex((l) => l.startsWith("ferretdb goroutines"));
+  if (g >= 0 && lines[g] !== "ferretdb goroutines:") out.push(lines[g]);
+  else if (g >= 0) {
+    // pprof debug=1: "goroutine profile: total N", then groups "K @ 0x…" followed by "#\t0x… func+0x… file:line"
+    const total = lines.slice(g + 1).find((l) => l.startsWith("goroutine profile:")) ?? "goroutine profile: ?";
+    let acquiring = 0, n = 0, inGroup = false;
+    for (const l of lines.slice(g + 1)) {
+      const head = /^(\d+) @ /.exec(l);
+      if (head) { n = Number(head[1]); inGroup = true; continue; }
+      if (inGroup && /pgxpool\.\(\*Pool\)\.Acquire|puddle.*Acquire/.test(l)) { acquiring += n; inGroup = false; }
+      if (!l.trim()) inGroup = false;
+    }
+    out.push(`ferretdb: ${total.replace("goroutine profile: ", "goroutines ")}, ${acquiring} waiting for a PostgreSQL connection`);
+  }
+  const log = lines.indexOf("ferretdb log:");
+  const errors = log < 0 ? [] : lines.slice(log + 1, g > log ? g : undefined).filter((l) => /error|panic/i.test(l));
+  if (errors.length) out.push(`ferretdb log, last error: ${errors.at(-1)!.slice(0, 200)}`);
+  return out.join("\n");
+}
+
 export function metadataDiagnostics(dataDir: string, logDir = path.join(dataDir, "logs"), exec: string[] = []): string {
   const bin = pgBin();
   const dir = path.join(dataDir, "pg");
@@ -186,7 +230,7 @@ export function metadataDiagnostics(dataDir: string, logDir = path.join(dataDir,
     const real = realpathSync(dir);
     const port = readFileSync(path.join(real, "postmaster.pid"), "utf8").split("\n")[3]?.trim();
     out.push("pg_stat_activity:", pgRun(path.join(bin, "psql"), ["-h", real, "-p", String(port), "-U", "postgres", "-d", "ferretdb", "-At", "-c",
-      "SELECT pid, state, wait_event_type || ':' || wait_event, now() - xact_start, now() - query_start, left(regexp_replace(query, '\\s+', ' ', 'g'), 160) FROM pg_stat_activity WHERE datname = 'ferretdb' ORDER BY xact_start NULLS LAST",
+      "SELECT pid, state, wait_event_type || ':' || wait_event, now() - xact_start, now() - query_start, left(regexp_replace(query, '\\s+', ' ', 'g'), 160) FROM pg_stat_activity WHERE datname = 'ferretdb' AND pid <> pg_backend_pid() ORDER BY xact_start NULLS LAST",
     ], { stdio: "pipe" }));
   } catch (err) {
     out.push(`pg_stat_activity: unavailable (${(err as Error).message.split("\n")[0]})`);
@@ -207,6 +251,14 @@ export function metadataDiagnostics(dataDir: string, logDir = path.join(dataDir,
   return out.join("\n");
 }
 
+/**
+ * FerretDB's PostgreSQL URL. Its pool is 50 connections unless told, and every open cursor holds
+ * one until it is exhausted or closed: a few hundred actor connections across machines could wait
+ * in the pool while PostgreSQL (max_connections 200) had room. 150 leaves PostgreSQL's reserved
+ * and operator sessions free.
+ */
+const ferretPgUrl = (url: string) => `${url}${url.includes("?") ? "&" : "?"}pool_max_conns=150`;
+
 export interface Metadata { url: string; services: Service[]; afterBootstrap(db: string): Promise<void> }
 
 /**
@@ -218,7 +270,7 @@ export async function startMetadata(o: { dataDir: string; logDir: string; port?:
   const given = o.url ?? process.env.MOGILE_MONGO_URL;
   if (given) return { url: given, services: [], afterBootstrap: async () => {} };
   const listen = o.listen ?? "127.0.0.1";
-  const port = o.port ?? (await freePort());
+  const port = o.port ?? (await freePort(listen));
   if (hasMongod()) return startMongod({ ...o, port, listen });
   // a free port can be taken by someone else before we bind it: try again on another (tests run
   // many clusters on one machine); a fixed port is tried once
@@ -235,7 +287,7 @@ export async function startMetadata(o: { dataDir: string; logDir: string; port?:
   mkdirSync(state, { recursive: true });
   const fd = logFile(o.logDir, "ferretdb");
   for (let i = 1; ; i++) {
-    const p = i === 1 ? port : await freePort();
+    const p = i === 1 ? port : await freePort(listen);
     // MOGILE_FERRETDB_DEBUG=1 (tests): FerretDB's pprof handler on a loopback port, noted in the
     // state dir for metadataDiagnostics (goroutine dumps when the server stalls)
     let debug = "-";
@@ -247,7 +299,7 @@ export async function startMetadata(o: { dataDir: string; logDir: string; port?:
       "--handler=postgresql",
       `--listen-addr=${listen}:${p}`, "--repl-set-name=rs0",
       `--state-dir=${state}`, `--debug-addr=${debug}`, "--telemetry=disable", "--log-level=error",
-    ], { stdio: ["ignore", fd, fd], env: { ...process.env, DO_NOT_TRACK: "1", FERRETDB_POSTGRESQL_URL: pg.url }, detached: true }); // the URL holds the password: not on the command line
+    ], { stdio: ["ignore", fd, fd], env: { ...process.env, DO_NOT_TRACK: "1", FERRETDB_POSTGRESQL_URL: ferretPgUrl(pg.url) }, detached: true }); // the URL holds the password: not on the command line
     try {
       await waitForPort(p, 30_000, "ferretdb", proc, listen);
     } catch (err) {
@@ -255,7 +307,7 @@ export async function startMetadata(o: { dataDir: string; logDir: string; port?:
       if (i >= attempts) { await pg.stop(); throw err; }
       continue;
     }
-    const ferret: Service = { name: "ferretdb", proc, stop: () => stopProcess(proc), env: { FERRETDB_POSTGRESQL_URL: pg.url } };
+    const ferret: Service = { name: "ferretdb", proc, stop: () => stopProcess(proc), env: { FERRETDB_POSTGRESQL_URL: ferretPgUrl(pg.url) } };
     const pgDone = pg;
     return {
       url: `mongodb://${listen === "0.0.0.0" ? "127.0.0.1" : listen}:${p}/?replicaSet=rs0`,

@@ -12,7 +12,7 @@ import { Net, canUseNetns, type Machine } from "./helpers/netns.ts";
 import { tempDir } from "./helpers/until.ts";
 import { generate } from "../deploy/generate.ts";
 import { REPO } from "../deploy/services.ts";
-import { metadataDiagnostics } from "../deploy/metadata.ts";
+import { metadataDiagnostics, summarizeMetadataDiagnostics } from "../deploy/metadata.ts";
 
 interface Ctx { net: Net; dir: string; launchers: Map<string, ChildProcess>; servers: string; admin: string; app: string }
 const t = suite<Ctx>("hosts");
@@ -130,7 +130,18 @@ function test(name: string, fn: (ctx: Ctx) => Promise<void>): void {
         const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith("nats")).map((f) => path.join(dir, f)) : [];
         return files.map((f) => `${path.basename(f)}:\n${readFileSync(f, "utf8").split("\n").filter((l) => /\[(WRN|ERR|FTL)\]/.test(l)).slice(-40).join("\n")}`).join("\n");
       };
-      process.stderr.write(`\n[hosts] "${name}" failed; each machine's last warnings:\n${ctx.net.machines.map((m) => `--- ${m.name}\n${notable(m)}\n${metadata(m)}\nsockets (27017):\n${sockets(m)}\nNATS node:\n${natsLog(m)}`).join("\n")}\n`);
+      const meta = new Map(ctx.net.machines.map((m) => [m.name, metadata(m)]));
+      process.stderr.write(`\n[hosts] "${name}" failed; each machine's last warnings:\n${ctx.net.machines.map((m) => `--- ${m.name}\n${notable(m)}\n${meta.get(m.name)}\nsockets (27017):\n${sockets(m)}\nNATS node:\n${natsLog(m)}`).join("\n")}\n`);
+      // the gist last, where a log cut to its end still shows it
+      const gist = (m: Machine) => {
+        const warnings = notable(m).split("\n").filter((l) => / (WARN|ERROR) /.test(l));
+        const nats = natsLog(m).split("\n").filter((l) => /\[(WRN|ERR|FTL)\]/.test(l));
+        const conns = sockets(m).split("\n").filter(Boolean).length;
+        return [`${m.name}: ${warnings.length} actor warnings, last: ${warnings.at(-1)?.slice(0, 220) ?? "none"}`,
+          `  NATS: last: ${nats.at(-1)?.slice(0, 200) ?? "none"}`, `  sockets to or from :27017: ${conns}`,
+          ...(meta.get(m.name) ? summarizeMetadataDiagnostics(meta.get(m.name)!).split("\n").map((l) => `  ${l}`) : [])].join("\n");
+      };
+      process.stderr.write(`[hosts] "${name}" failed at ${new Date().toISOString()}; in short:\n${ctx.net.machines.map(gist).join("\n")}\n`);
       throw err;
     }
   });
