@@ -4,6 +4,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { createLogger, type Level, type LoggerOptions } from "../actors/runtime/log.ts";
 import { MogileError } from "../protocol/errors.ts";
+import { slowCommands } from "../actors/query/metrics.ts";
 
 const t = suite("log");
 
@@ -125,6 +126,29 @@ t("log - MOGILE_LOG_FORMAT and MOGILE_LOG_LEVEL pick the format and the lowest l
     if (saved.format === undefined) delete process.env.MOGILE_LOG_FORMAT; else process.env.MOGILE_LOG_FORMAT = saved.format;
     if (saved.level === undefined) delete process.env.MOGILE_LOG_LEVEL; else process.env.MOGILE_LOG_LEVEL = saved.level;
   }
+});
+
+t("log - a slow tracker command is a warning, one per command every 10 s with the others counted", () => {
+  const { log, lines } = collect({ role: "query" }, { format: "json" });
+  let now = 1_000_000;
+  const slow = slowCommands(log, 3_000, () => now);
+  slow("get_paths", 2_999, null);
+  slow("sleep", 60_000, null);
+  assert.is(lines.length, 0, "fast commands and sleeps are not slow");
+  slow("create_open", 5_200, new MogileError("timeout", "uploads bucket did not answer"));
+  now += 2_000;
+  slow("create_open", 7_000, null);
+  slow("create_open", 8_000, null);
+  slow("get_paths", 4_000, null);
+  now += 8_000;
+  slow("create_open", 3_500, null);
+  const recs = lines.map((l) => JSON.parse(l.line));
+  assert.equal(recs.map((r) => [r.level, r.msg, r.command, r.ms, r.alsoSlowSinceLast]), [
+    ["warn", "slow command", "create_open", 5200, undefined],
+    ["warn", "slow command", "get_paths", 4000, undefined],
+    ["warn", "slow command", "create_open", 3500, 2],
+  ]);
+  assert.is(recs[0].err.message, "uploads bucket did not answer");
 });
 
 t.run();

@@ -17,7 +17,7 @@ import { handlers } from "./commands/index.ts";
 import { Uploads } from "../runtime/uploads.ts";
 import { parseCommand } from "../../protocol/validate.ts";
 import { clusterKey } from "../runtime/secrets.ts";
-import { measureEndpoint, type Finish } from "./metrics.ts";
+import { measureEndpoint, slowCommands, type Finish } from "./metrics.ts";
 
 const Config = z.object({
   /** seconds an upload may stay open before the reaper removes it (MogileFS: 3600) */
@@ -30,6 +30,8 @@ const Config = z.object({
   MOGILE_MAX_FILE_BYTES: z.coerce.number().int().positive().default(64 * 1024 ** 3),
   /** seconds the signed read URLs get_paths hands out for signed_get domains stay valid */
   MOGILE_SIGNED_GET_TTL_SEC: z.coerce.number().int().positive().default(3600),
+  /** a command answered later than this (ms) is logged as slow (a client's default timeout is 5-10 s) */
+  MOGILE_SLOW_COMMAND_MS: z.coerce.number().int().positive().default(3_000),
 });
 
 export async function start(actor: ActorContext) {
@@ -79,6 +81,7 @@ export async function start(actor: ActorContext) {
     queue: SERVICE_QUEUE,
   });
   let inflight = 0;
+  const slow = slowCommands(log, cfg.MOGILE_SLOW_COMMAND_MS);
   // commands that come with a later issue answer a clear error, never a fake success
   for (const command of UNSUPPORTED_COMMANDS) {
     svc.addEndpoint(command, {
@@ -99,7 +102,7 @@ export async function start(actor: ActorContext) {
       handler: (err, msg) => {
         if (err) return;
         inflight++;
-        serve(ctx, command, msg, performance.now(), finish).finally(() => inflight--);
+        serve(ctx, command, msg, performance.now(), (t0, err) => { finish(t0, err); slow(command, performance.now() - t0, err); }).finally(() => inflight--);
       },
     });
     // latency and errors counted when the answer is sent (see metrics.ts), for `nats micro stats` too

@@ -4,6 +4,7 @@
 // ~0 ms and no errors. Each endpoint's stats object is taken over once, after addEndpoint.
 import type { Service } from "@nats-io/services";
 import { counter, histogram, LATENCY_BUCKETS } from "../runtime/metrics.ts";
+import type { Logger } from "../runtime/log.ts";
 
 const requests = counter({ name: "mogile_command_requests_total", help: "Tracker commands answered by this query actor (success or error)", labelNames: ["command"] as const });
 const errors = counter({ name: "mogile_command_errors_total", help: "Tracker commands answered with an error, by MogileFS error code", labelNames: ["command", "code"] as const });
@@ -47,5 +48,24 @@ export function measureEndpoint(svc: Service, name: string): Finish {
       stats.countError(err);
       errors.inc({ command: name, code: err.code });
     }
+  };
+}
+
+/** commands that wait by design for as long as they are asked to */
+const WAITING = new Set<string>(["sleep"]);
+
+/**
+ * A warning for each command answered after `slowMs`, at most one per command every 10 s (the
+ * others counted in the next one): an operator sees which command stalled, for how long, and why.
+ */
+export function slowCommands(log: Logger, slowMs: number, now = () => Date.now()) {
+  const last = new Map<string, { at: number; skipped: number }>();
+  return (command: string, ms: number, err: Error | null) => {
+    if (ms < slowMs || WAITING.has(command)) return;
+    const at = now();
+    const l = last.get(command) ?? { at: -Infinity, skipped: 0 };
+    if (at - l.at < 10_000) { l.skipped++; last.set(command, l); return; }
+    log.warn("slow command", { command, ms: Math.round(ms), ...(l.skipped ? { alsoSlowSinceLast: l.skipped } : {}), ...(err ? { err } : {}) });
+    last.set(command, { at, skipped: 0 });
   };
 }

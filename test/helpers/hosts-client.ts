@@ -33,18 +33,24 @@ const client = await MogileClient.connect({ servers: a.servers, nkeyFile: a.nkey
 
 /** Try `fn` until it succeeds: at most 40 attempts within 90 s (a machine lost takes the monitor ~5 s to see). */
 async function retrying<T>(what: string, fn: () => Promise<T>, stats: { retries: number }, ms = 90_000): Promise<T> {
-  const deadline = Date.now() + ms;
+  const start = Date.now();
+  const deadline = start + ms;
+  let first: { at: number; err: unknown } | null = null;
   let last: unknown;
-  for (let attempt = 1; attempt <= 40 && Date.now() < deadline; attempt++) {
+  let attempt = 1;
+  for (; attempt <= 40 && Date.now() < deadline; attempt++) {
     try {
       return await fn();
     } catch (err) {
+      first ??= { at: Date.now(), err };
       last = err;
       stats.retries++;
       await sleep(Math.min(3_000, 100 * 2 ** Math.min(attempt, 5)));
     }
   }
-  throw new Error(`${what}: gave up: ${(last as Error)?.message ?? last}`);
+  // when it began and ended (wall clock, to line up with the machines' logs) and what went wrong first
+  const msg = (e: unknown) => (e as Error)?.message ?? String(e);
+  throw new Error(`${what}: gave up: ${msg(last)} (${attempt - 1} attempts from ${new Date(start).toISOString()} to ${new Date().toISOString()}; first error at ${new Date(first!.at).toISOString()}: ${msg(first!.err)})`);
 }
 
 try {
