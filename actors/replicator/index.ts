@@ -117,6 +117,8 @@ export async function replicate(d: Deps, job: ReplicateJob, attempt = 1): Promis
     // ours (its fence was down by then): make sure the bytes we recorded are there
     if (!(await copyIsThere(d.devices, dest, file.fid, file.length))) {
       await d.store.files.updateOne({ _id: recorded.id, fid: file.fid }, { $pull: { devids: dest }, $set: placementSet([[dest, dropped(why.cause, "the new copy was gone right after it was recorded (a delete of an older copy ended then)")]]) });
+      // a get_paths between the record and the pull may have cached the copy: drop that answer
+      d.nc.publish(subjects.fileChanged, JSON.stringify({ domain: file.domain, key: file.key, fid: file.fid }));
       await orphan(d, file.fid, dest);
       failedDevs.add(dest);
       continue;
