@@ -216,12 +216,16 @@ export class Cluster {
       devids: Array.from({ length: per }, (_, d) => i * per + d + 1),
       port: o.storageBasePort ? o.storageBasePort + i : undefined,
     }));
-    for (const h of specs) await this.addDevices(h.host, h.devids, h.root);
-    // storage agents start once registered (their NATS user is bound to their host id)
-    for (const h of specs) started.push(this.startStorage(h.host, h.devids, h.port, h));
-    // every start settles before a failure is reported: the caller's stop() then finds every process
-    const failed = (await Promise.allSettled(started)).find((r) => r.status === "rejected");
-    if (failed) throw failed.reason;
+    let failed: PromiseSettledResult<unknown> | undefined;
+    try {
+      for (const h of specs) await this.addDevices(h.host, h.devids, h.root);
+      // storage agents start once registered (their NATS user is bound to their host id)
+      for (const h of specs) started.push(this.startStorage(h.host, h.devids, h.port, h));
+    } finally {
+      // every start settles before a failure is reported: the caller's stop() then finds every process
+      failed = (await Promise.allSettled(started)).find((r) => r.status === "rejected");
+    }
+    if (failed) throw (failed as PromiseRejectedResult).reason;
     return this;
   }
 
@@ -364,7 +368,7 @@ export class Cluster {
       else this.metricsPorts.delete(p);
     }
     if (base && !port) throw new Error(`no free /metrics port in ${base}..${base + 999}`);
-    if (!port) this.metricsPorts.add((port = await freePort()));
+    if (!port) this.metricsPorts.add((port = await freePort(host)));
     const h = host.includes(":") ? `[${host}]` : host;
     return { port, url: `${this.scheme}://${h}:${port}/metrics`, env: { MOGILE_METRICS_PORT: String(port), MOGILE_METRICS_HOST: host } };
   }

@@ -169,10 +169,6 @@ async function startPostgres(o: { dataDir: string; port: number; logDir: string 
 }
 
 /**
- * For a failed test: what the embedded metadata server of `dataDir` was doing (PostgreSQL's
- * sessions and locks waited for, the last lines of its and FerretDB's logs); "" without one.
- */
-/**
  * metadataDiagnostics' answer in a few lines, for the end of a failure's output (where a truncated
  * log still shows it): PostgreSQL sessions by state and wait, the oldest transaction, and how many
  * of FerretDB's goroutines wait for a pooled PostgreSQL connection.
@@ -183,7 +179,9 @@ export function summarizeMetadataDiagnostics(text: string): string {
   const out: string[] = [];
   const start = lines.indexOf("pg_stat_activity:");
   if (start >= 0) {
-    const sessions = lines.slice(start + 1).filter((l) => /^\d+\|/.test(l)).map((l) => l.split("|"));
+    const end = lines.indexOf("postgres log:", start);
+    const sessions = lines.slice(start + 1, end > start ? end : undefined).filter((l) => /^\d+\|/.test(l))
+      .map((l) => { const f = l.split("|"); return [...f.slice(0, 5), f.slice(5).join("|")]; });
     const by = new Map<string, number>();
     for (const f of sessions) {
       const k = `${f[1] || "?"}${f[2] ? ` (${f[2]})` : ""}`;
@@ -216,6 +214,10 @@ export function summarizeMetadataDiagnostics(text: string): string {
   return out.join("\n");
 }
 
+/**
+ * For a failed test: what the embedded metadata server of `dataDir` was doing (PostgreSQL's
+ * sessions and locks waited for, the last lines of its and FerretDB's logs); "" without one.
+ */
 export function metadataDiagnostics(dataDir: string, logDir = path.join(dataDir, "logs"), exec: string[] = []): string {
   const bin = pgBin();
   const dir = path.join(dataDir, "pg");

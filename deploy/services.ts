@@ -23,18 +23,22 @@ export interface Service {
  * A port nothing listens on, for a server about to start. Picked below the kernel's ephemeral range
  * (`ip_local_port_range`), so the many outgoing connections of a busy machine cannot take it between
  * this check and the server's listen (a port 0 answer is inside that range: a test cluster once lost
- * a storage agent to EADDRINUSE that way). A port handed out stays reserved in this process for
- * two minutes. Falls back to the kernel's choice when that range leaves too little room below it.
+ * a storage agent to EADDRINUSE that way), and below 30000. A port handed out stays reserved in
+ * this process for two minutes. Falls back to the kernel's choice when the ephemeral range leaves
+ * too little room below it.
  */
 export async function freePort(host = "127.0.0.1"): Promise<number> {
   const now = Date.now();
   for (const [p, until] of handedOut) if (until < now) handedOut.delete(p);
-  const lo = 10_000, hi = ephemeralLow() - 1;
+  // below 30000 too: 30000-32767 are Kubernetes' NodePorts on a machine that is also a node
+  const lo = 10_000, hi = Math.min(29_999, ephemeralLow() - 1);
   for (let i = 0; i < 50 && hi - lo >= 1_000; i++) {
     const p = lo + Math.floor(Math.random() * (hi - lo + 1));
-    if (handedOut.has(p) || !(await canListen(p, host))) continue;
+    if (handedOut.has(p)) continue;
+    // reserved before the check: concurrent calls must not both get it
     handedOut.set(p, now + 120_000);
-    return p;
+    if (await canListen(p, host)) return p;
+    handedOut.delete(p);
   }
   return kernelPort(host);
 }

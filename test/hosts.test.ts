@@ -116,32 +116,38 @@ function test(name: string, fn: (ctx: Ctx) => Promise<void>): void {
     try {
       await fn(ctx);
     } catch (err) {
-      const notable = (m: Machine) => {
-        const file = path.join(ctx.dir, `${m.name}.log`);
-        return existsSync(file) ? readFileSync(file, "utf8").split("\n").filter((l) => / (WARN|ERROR) |\[mogile\]/.test(l)).slice(-25).join("\n") : "";
-      };
-      // and the metadata server's sessions and logs, on the machine that runs it
-      const metadata = (m: Machine) => { try { return metadataDiagnostics(path.join(ctx.dir, m.name), undefined, ["ip", "netns", "exec", m.ns]); } catch (e) { return `metadata diagnostics failed: ${(e as Error).message}`; } };
-      // each machine's TCP connections to or from the metadata server's port, with their queues
-      const sockets = (m: Machine) => { try { return execFileSync("ip", ["netns", "exec", m.ns, "ss", "-tnoH", "( sport = :27017 or dport = :27017 )"], { encoding: "utf8" }).trim().split("\n").slice(0, 60).join("\n"); } catch (e) { return `ss failed: ${(e as Error).message}`; } };
-      // each NATS node's own warnings (routes, elections, catch-ups, health checks)
-      const natsLog = (m: Machine) => {
-        const dir = path.join(ctx.dir, m.name, "logs");
-        const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith("nats")).map((f) => path.join(dir, f)) : [];
-        return files.map((f) => `${path.basename(f)}:\n${readFileSync(f, "utf8").split("\n").filter((l) => /\[(WRN|ERR|FTL)\]/.test(l)).slice(-40).join("\n")}`).join("\n");
-      };
-      const meta = new Map(ctx.net.machines.map((m) => [m.name, metadata(m)]));
-      process.stderr.write(`\n[hosts] "${name}" failed; each machine's last warnings:\n${ctx.net.machines.map((m) => `--- ${m.name}\n${notable(m)}\n${meta.get(m.name)}\nsockets (27017):\n${sockets(m)}\nNATS node:\n${natsLog(m)}`).join("\n")}\n`);
-      // the gist last, where a log cut to its end still shows it
-      const gist = (m: Machine) => {
-        const warnings = notable(m).split("\n").filter((l) => / (WARN|ERROR) /.test(l));
-        const nats = natsLog(m).split("\n").filter((l) => /\[(WRN|ERR|FTL)\]/.test(l));
-        const conns = sockets(m).split("\n").filter(Boolean).length;
-        return [`${m.name}: ${warnings.length} actor warnings, last: ${warnings.at(-1)?.slice(0, 220) ?? "none"}`,
-          `  NATS: last: ${nats.at(-1)?.slice(0, 200) ?? "none"}`, `  sockets to or from :27017: ${conns}`,
-          ...(meta.get(m.name) ? summarizeMetadataDiagnostics(meta.get(m.name)!).split("\n").map((l) => `  ${l}`) : [])].join("\n");
-      };
-      process.stderr.write(`[hosts] "${name}" failed at ${new Date().toISOString()}; in short:\n${ctx.net.machines.map(gist).join("\n")}\n`);
+      // what went wrong matters more than these: nothing in them may hide it
+      try {
+        const notable = (m: Machine) => {
+          const file = path.join(ctx.dir, `${m.name}.log`);
+          return existsSync(file) ? readFileSync(file, "utf8").split("\n").filter((l) => / (WARN|ERROR) |\[mogile\]/.test(l)).slice(-25).join("\n") : "";
+        };
+        // and the metadata server's sessions and logs, on the machine that runs it
+        const metadata = (m: Machine) => { try { return metadataDiagnostics(path.join(ctx.dir, m.name), undefined, ["ip", "netns", "exec", m.ns]); } catch (e) { return `metadata diagnostics failed: ${(e as Error).message}`; } };
+        // each machine's TCP connections to or from the metadata server's port, with their queues
+        const sockets = (m: Machine) => { try { return execFileSync("ip", ["netns", "exec", m.ns, "ss", "-tnoH", "( sport = :27017 or dport = :27017 )"], { encoding: "utf8" }).trim().split("\n").slice(0, 60).join("\n"); } catch (e) { return `ss failed: ${(e as Error).message}`; } };
+        // each NATS node's own warnings (routes, elections, catch-ups, health checks)
+        const natsLog = (m: Machine) => {
+          const dir = path.join(ctx.dir, m.name, "logs");
+          const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith("nats")).map((f) => path.join(dir, f)) : [];
+          return files.map((f) => `${path.basename(f)}:\n${readFileSync(f, "utf8").split("\n").filter((l) => /\[(WRN|ERR|FTL)\]/.test(l)).slice(-40).join("\n")}`).join("\n");
+        };
+        const meta = new Map(ctx.net.machines.map((m) => [m.name, metadata(m)]));
+        process.stderr.write(`\n[hosts] "${name}" failed; each machine's last warnings:\n${ctx.net.machines.map((m) => `--- ${m.name}\n${notable(m)}\n${meta.get(m.name)}\nsockets (27017):\n${sockets(m)}\nNATS node:\n${natsLog(m)}`).join("\n")}\n`);
+        // the gist last, where a log cut to its end still shows it
+        const gist = (m: Machine) => {
+          const warnings = notable(m).split("\n").filter((l) => / (WARN|ERROR) /.test(l));
+          const nats = natsLog(m).split("\n").filter((l) => /\[(WRN|ERR|FTL)\]/.test(l));
+          const ss = sockets(m);
+          const conns = ss.startsWith("ss failed") ? ss : String(ss.split("\n").filter(Boolean).length);
+          return [`${m.name}: ${warnings.length} actor warnings among its last 25 notable lines, last: ${warnings.at(-1)?.slice(0, 220) ?? "none"}`,
+            `  NATS: last: ${nats.at(-1)?.slice(0, 200) ?? "none"}`, `  sockets to or from :27017: ${conns}`,
+            ...(meta.get(m.name) ? summarizeMetadataDiagnostics(meta.get(m.name)!).split("\n").map((l) => `  ${l}`) : [])].join("\n");
+        };
+        process.stderr.write(`[hosts] "${name}" failed at ${new Date().toISOString()}; in short:\n${ctx.net.machines.map(gist).join("\n")}\n`);
+      } catch (e) {
+        process.stderr.write(`[hosts] diagnostics failed: ${(e as Error).stack}\n`);
+      }
       throw err;
     }
   });
