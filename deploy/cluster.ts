@@ -10,7 +10,7 @@ import { initDevice } from "../actors/storage/mount.ts";
 import { connect } from "@nats-io/transport-node";
 import { MogileClient } from "../protocol/client.ts";
 import { findCredentials, natsAuthOptions } from "../protocol/credentials.ts";
-import { REPO, assertPortFree, freePort, startNats, stopProcess, waitForPort, type Service } from "./services.ts";
+import { REPO, assertPortFree, canListen, freePort, startNats, stopProcess, waitForPort, type Service } from "./services.ts";
 import { startMetadata } from "./metadata.ts";
 import { startNatsCluster, startNatsNode, waitForJetStream, type NatsNode, type NatsNodeSpec } from "./nats-cluster.ts";
 import { ensureClusterKey } from "./secrets.ts";
@@ -364,7 +364,7 @@ export class Cluster {
       if (this.metricsPorts.has(p)) continue;
       // held before the check: actors start concurrently and must not pick the same port
       this.metricsPorts.add(p);
-      if (await assertPortFree(p, "metrics", host).then(() => true, () => false)) port = p;
+      if (await canListen(p, host)) port = p;
       else this.metricsPorts.delete(p);
     }
     if (base && !port) throw new Error(`no free /metrics port in ${base}..${base + 999}`);

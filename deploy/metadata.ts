@@ -288,6 +288,7 @@ export async function startMetadata(o: { dataDir: string; logDir: string; port?:
   const state = path.join(o.dataDir, "ferretdb");
   mkdirSync(state, { recursive: true });
   const fd = logFile(o.logDir, "ferretdb");
+  const pgUrl = ferretPgUrl(pg.url);
   for (let i = 1; ; i++) {
     const p = i === 1 ? port : await freePort(listen);
     // MOGILE_FERRETDB_DEBUG=1 (tests): FerretDB's pprof handler on a loopback port, noted in the
@@ -301,7 +302,7 @@ export async function startMetadata(o: { dataDir: string; logDir: string; port?:
       "--handler=postgresql",
       `--listen-addr=${listen}:${p}`, "--repl-set-name=rs0",
       `--state-dir=${state}`, `--debug-addr=${debug}`, "--telemetry=disable", "--log-level=error",
-    ], { stdio: ["ignore", fd, fd], env: { ...process.env, DO_NOT_TRACK: "1", FERRETDB_POSTGRESQL_URL: ferretPgUrl(pg.url) }, detached: true }); // the URL holds the password: not on the command line
+    ], { stdio: ["ignore", fd, fd], env: { ...process.env, DO_NOT_TRACK: "1", FERRETDB_POSTGRESQL_URL: pgUrl }, detached: true }); // the URL holds the password: not on the command line
     try {
       await waitForPort(p, 30_000, "ferretdb", proc, listen);
     } catch (err) {
@@ -309,7 +310,7 @@ export async function startMetadata(o: { dataDir: string; logDir: string; port?:
       if (i >= attempts) { await pg.stop(); throw err; }
       continue;
     }
-    const ferret: Service = { name: "ferretdb", proc, stop: () => stopProcess(proc), env: { FERRETDB_POSTGRESQL_URL: ferretPgUrl(pg.url) } };
+    const ferret: Service = { name: "ferretdb", proc, stop: () => stopProcess(proc), env: { FERRETDB_POSTGRESQL_URL: pgUrl } };
     const pgDone = pg;
     return {
       url: `mongodb://${listen === "0.0.0.0" ? "127.0.0.1" : listen}:${p}/?replicaSet=rs0`,

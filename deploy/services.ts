@@ -54,7 +54,8 @@ function ephemeralLow(): number {
   }
 }
 
-function canListen(port: number, host: string): Promise<boolean> {
+/** whether a server could listen on `port` at `host` now (tried, then closed) */
+export function canListen(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.createServer();
     s.unref();
@@ -77,11 +78,7 @@ function kernelPort(host: string): Promise<number> {
 
 /** Refuse to start a server on a port something else already holds (a leftover from an earlier run). */
 export async function assertPortFree(port: number, what: string, host = "127.0.0.1"): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", () => reject(new Error(`${what}: port ${port} is already in use (a leftover process?)`)));
-    s.listen(port, host, () => s.close(() => resolve()));
-  });
+  if (!(await canListen(port, host))) throw new Error(`${what}: port ${port} is already in use (a leftover process?)`);
 }
 
 export async function waitForPort(port: number, timeoutMs: number, what: string, proc?: ChildProcess, host = "127.0.0.1"): Promise<void> {

@@ -118,7 +118,7 @@ export async function replicate(d: Deps, job: ReplicateJob, attempt = 1): Promis
     if (!(await copyIsThere(d.devices, dest, file.fid, file.length))) {
       await d.store.files.updateOne({ _id: recorded.id, fid: file.fid }, { $pull: { devids: dest }, $set: placementSet([[dest, dropped(why.cause, "the new copy was gone right after it was recorded (a delete of an older copy ended then)")]]) });
       // a get_paths between the record and the pull may have cached the copy: drop that answer
-      d.nc.publish(subjects.fileChanged, JSON.stringify({ domain: file.domain, key: file.key, fid: file.fid }));
+      fileChanged(d, file);
       await orphan(d, file.fid, dest);
       failedDevs.add(dest);
       continue;
@@ -131,7 +131,7 @@ export async function replicate(d: Deps, job: ReplicateJob, attempt = 1): Promis
     }
     devids.push(dest);
     copyMade(file.length);
-    d.nc.publish(subjects.fileChanged, JSON.stringify({ domain: file.domain, key: file.key, fid: file.fid }));
+    fileChanged(d, file);
   }
   return retry(`fid ${file.fid} still below policy after ${rule.min + 2} rounds`);
 }
@@ -149,7 +149,7 @@ async function dropSurplus(d: Deps, file: FileDoc, devids: number[], devid: numb
   );
   if (res.modifiedCount === 0) return false;
   d.log.info("dropped a surplus copy", { fid: file.fid, devid });
-  d.nc.publish(subjects.fileChanged, JSON.stringify({ domain: file.domain, key: file.key, fid: file.fid }));
+  fileChanged(d, file);
   // the deleter checks the record again first, in case a later copy lands on the same device
   await orphan(d, file.fid, devid);
   return true;
@@ -267,3 +267,8 @@ export async function start(ctx: ActorContext) {
 }
 
 export const spec: ActorSpec = { role: "replicator", mongo: true, start };
+
+/** tell query actors (and the legacy tracker) that the file's copies changed: their cached paths go */
+function fileChanged(d: Deps, file: Pick<FileDoc, "domain" | "key" | "fid">): void {
+  d.nc.publish(subjects.fileChanged, JSON.stringify({ domain: file.domain, key: file.key, fid: file.fid }));
+}
